@@ -1,0 +1,21 @@
+"""Test settings: the production settings with a throwaway key and fast hashing.
+
+Everything else (PostgreSQL, Redis, Celery, Channels) stays real.
+"""
+
+import os
+
+os.environ.setdefault("SECRET_KEY", "test-only-secret-key-not-for-production-0123456789")
+os.environ.setdefault("CHANNEL_PREFIX", f"test{os.getpid()}")
+
+from .settings import *  # noqa: F403
+from .settings import REST_FRAMEWORK
+
+# Argon2 at production cost makes every created user cost ~50 ms; MD5 keeps tests fast.
+# The hasher choice itself is checked in core/tests/test_auth.py against the real settings.
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+REST_FRAMEWORK = {**REST_FRAMEWORK}
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}

@@ -1,0 +1,110 @@
+"""Operator console: users with roles, and jobs with a live log page."""
+
+from django.contrib import admin, messages
+from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.utils.html import format_html
+
+from core.exceptions import JobStateConflict
+from core.models import Job, User
+from core.services.job_access import visible_jobs
+from core.services.jobs import cancel_job, retry_job
+
+
+@admin.register(User)
+class UserAdmin(DjangoUserAdmin):
+    ordering = ["email"]
+    list_display = ["email", "first_name", "last_name", "role_name", "is_staff", "is_active"]
+    list_filter = ["is_staff", "is_superuser", "is_active", "groups"]
+    search_fields = ["email", "first_name", "last_name"]
+    fieldsets = (
+        (None, {"fields": ("email", "password")}),
+        ("Personal info", {"fields": ("first_name", "last_name", "external_subject")}),
+        ("Permissions", {"fields": ("is_active", "is_staff", "is_superuser", "groups")}),
+        ("Important dates", {"fields": ("last_login", "date_joined")}),
+    )
+    add_fieldsets = ((None, {"classes": ("wide",), "fields": ("email", "password1", "password2")}),)
+
+    @admin.display(description="role")
+    def role_name(self, obj):
+        return obj.role or "—"
+
+
+@admin.register(Job)
+class JobAdmin(admin.ModelAdmin):
+    change_form_template = "admin/core/job/change_form.html"
+    list_display = [
+        "short_id",
+        "kind",
+        "title",
+        "status_badge",
+        "progress_bar",
+        "owner",
+        "created_at",
+        "duration",
+    ]
+    list_filter = ["status", "kind", "queue", ("created_at", admin.DateFieldListFilter)]
+    search_fields = ["id", "kind", "title", "owner__email"]
+    date_hierarchy = "created_at"
+    list_select_related = ["owner"]
+    actions = ["cancel_selected", "retry_selected"]
+    readonly_fields = [f.name for f in Job._meta.fields] + ["duration"]
+    list_per_page = 50
+
+    def get_queryset(self, request):
+        return visible_jobs(request.user)
+
+    def has_add_permission(self, request):
+        return False  # jobs are started by the features that own them
+
+    def has_change_permission(self, request, obj=None):
+        return False if obj is not None else super().has_change_permission(request, obj)
+
+    @admin.display(description="id")
+    def short_id(self, obj):
+        return str(obj.id)[:8]
+
+    @admin.display(description="status", ordering="status")
+    def status_badge(self, obj):
+        colours = {
+            "succeeded": "#2e7d32",
+            "failed": "#c62828",
+            "cancelled": "#6d6d6d",
+            "running": "#1565c0",
+            "pending": "#ef6c00",
+        }
+        return format_html(
+            '<b style="color:{}">{}</b>', colours.get(obj.status, "#000"), obj.status
+        )
+
+    @admin.display(description="progress", ordering="progress")
+    def progress_bar(self, obj):
+        return format_html(
+            '<progress max="100" value="{}"></progress> {}%', obj.progress, obj.progress
+        )
+
+    @admin.display(description="duration")
+    def duration(self, obj):
+        seconds = obj.duration_seconds
+        return f"{seconds:.1f} s" if seconds is not None else "—"
+
+    @admin.action(description="Cancel selected jobs")
+    def cancel_selected(self, request, queryset):
+        done = 0
+        for job in queryset:
+            try:
+                cancel_job(job.pk)
+                done += 1
+            except JobStateConflict as exc:
+                self.message_user(request, f"{job.pk}: {exc.message}", messages.WARNING)
+        self.message_user(request, f"Cancellation requested for {done} job(s).")
+
+    @admin.action(description="Retry selected jobs")
+    def retry_selected(self, request, queryset):
+        done = 0
+        for job in queryset:
+            try:
+                retry_job(job.pk, owner=request.user)
+                done += 1
+            except JobStateConflict as exc:
+                self.message_user(request, f"{job.pk}: {exc.message}", messages.WARNING)
+        self.message_user(request, f"Started {done} retry job(s).")

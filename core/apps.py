@@ -1,0 +1,15 @@
+from django.apps import AppConfig
+
+
+class CoreConfig(AppConfig):
+    name = "core"
+    verbose_name = "Platform core"
+    default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self):
+        from django.utils.module_loading import autodiscover_modules
+
+        from . import signals  # noqa: F401  (role groups after migrate)
+
+        # Every app declares its job kinds in `<app>/jobs.py`; workers and web must know all.
+        autodiscover_modules("jobs")

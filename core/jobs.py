@@ -1,0 +1,30 @@
+"""Job kinds of the core itself.
+
+`diagnostics.echo` is an operator's smoke test of the whole pipeline (API → broker → worker →
+database → live stream): it prints numbered lines at a given pace and can be told to fail.
+The latency benchmark and the end-to-end tests use it too.
+"""
+
+import time
+
+from core.services.jobs import JobContext, job_kind
+
+
+@job_kind("diagnostics.echo", queue="default", label="Pipeline smoke test")
+def echo_lines(ctx: JobContext) -> dict:
+    lines = int(ctx.params.get("lines", 10))
+    interval = float(ctx.params.get("interval_ms", 0)) / 1000
+    fail_at = ctx.params.get("fail_at_line")
+    started = time.time()
+    for number in range(1, lines + 1):
+        # The emit time lets a subscriber measure log() → receipt latency.
+        ctx.log(f"line {number} t={time.time():.6f}")
+        if fail_at is not None and number == int(fail_at):
+            raise RuntimeError(f"failing at line {number} as asked")
+        if number % 100 == 0 or number == lines:
+            ctx.progress(number * 100 // lines, phase="echo", lines_written=number)
+        else:
+            ctx.check_cancelled()
+        if interval:
+            time.sleep(interval)
+    return {"lines": lines, "seconds": round(time.time() - started, 3)}

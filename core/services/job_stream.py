@@ -1,0 +1,211 @@
+"""Batched persistence and live publication of a running job's log lines and progress.
+
+Writing and publishing one message per line cannot keep up with thousands of lines a second
+(ARCHITECTURE.md, measured facts), so a job's lines and progress updates go into an in-memory
+queue that a background thread drains every JOB_LOG_FLUSH_INTERVAL seconds (or as soon as
+JOB_LOG_FLUSH_LINES are waiting): one COPY into `core_joblogline`, one append to
+`logs/jobs/<id>.log`, one channel-layer event per batch, in order.
+
+The thread owns its own database connection (autocommit) and its own event loop, so lines
+are committed even if the job's own code runs inside a transaction that later rolls back.
+"""
+
+import asyncio
+import json
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from channels.layers import get_channel_layer
+from django.conf import settings
+from django.db import close_old_connections, connection
+
+from . import live
+
+logger = logging.getLogger(__name__)
+
+MAX_LINE_CHARS = 10_000
+# Producers block once this many items are waiting, so a runaway job cannot exhaust memory.
+MAX_PENDING = 50_000
+
+
+def clean_line(line: str) -> str:
+    """A log line as stored: no trailing newline, no NUL (PostgreSQL text refuses it), capped."""
+    line = str(line).rstrip("\r\n").replace("\x00", "\ufffd")
+    if len(line) > MAX_LINE_CHARS:
+        line = line[:MAX_LINE_CHARS] + " …[truncated]"
+    return line
+
+
+@dataclass
+class _Progress:
+    progress: int
+    phase: str
+    counters: dict = field(default_factory=dict)
+
+
+class JobStream:
+    """Ordered, batched sink for one job's output lines and progress updates."""
+
+    def __init__(self, job_id, *, start_seq: int = 0):
+        self.job_id = job_id
+        self.seq = start_seq
+        self._items: list = []  # (seq, line, time) tuples and _Progress objects, in order
+        self._cond = threading.Condition()
+        self._closed = False
+        self._first_pending_at = 0.0
+        self._interval = settings.JOB_LOG_FLUSH_INTERVAL
+        self._batch_lines = settings.JOB_LOG_FLUSH_LINES
+        self._log_path = Path(settings.JOB_LOG_DIR) / f"{job_id}.log"
+        self._thread = threading.Thread(target=self._run, name=f"job-stream-{job_id}", daemon=True)
+        self._thread.start()
+
+    # -- producer side (the job's thread) ------------------------------------------------
+    def line(self, text: str) -> int:
+        """Queue one line; returns its sequence number."""
+        text = clean_line(text)
+        with self._cond:
+            self._wait_for_room()
+            self.seq += 1
+            self._append((self.seq, text, datetime.now(UTC)))
+            return self.seq
+
+    def lines(self, texts) -> None:
+        """Queue many lines at once (one lock round-trip)."""
+        now = datetime.now(UTC)
+        with self._cond:
+            self._wait_for_room()
+            for text in texts:
+                self.seq += 1
+                self._append((self.seq, clean_line(text), now))
+
+    def progress(self, progress: int, phase: str, counters: dict) -> None:
+        with self._cond:
+            self._append(_Progress(progress, phase, dict(counters)))
+
+    def drain(self) -> None:
+        """Block until everything queued so far is written and published."""
+        with self._cond:
+            self._cond.notify_all()
+            while self._items:
+                self._cond.wait(0.05)
+
+    def close(self) -> None:
+        """Write what is left and stop the thread."""
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
+        self._thread.join()
+
+    def _append(self, item) -> None:
+        if not self._items:
+            self._first_pending_at = time.monotonic()
+            self._cond.notify_all()
+        self._items.append(item)
+        if len(self._items) >= self._batch_lines:
+            self._cond.notify_all()
+
+    def _wait_for_room(self) -> None:
+        while len(self._items) >= MAX_PENDING and not self._closed:
+            self._cond.wait(0.1)
+
+    # -- consumer side (the stream's thread) ---------------------------------------------
+    def _take_batch(self):
+        with self._cond:
+            while not self._items and not self._closed:
+                self._cond.wait()
+            if not self._items:
+                return None
+            deadline = self._first_pending_at + self._interval
+            while len(self._items) < self._batch_lines and not self._closed:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    break
+                self._cond.wait(remaining)
+            batch, self._items = self._items, []
+            self._cond.notify_all()  # wake producers waiting for room
+            return batch
+
+    def _run(self) -> None:
+        loop = asyncio.new_event_loop()
+        try:
+            while (batch := self._take_batch()) is not None:
+                try:
+                    self._write(batch, loop)
+                except Exception:
+                    logger.exception("job %s: could not write a log batch", self.job_id)
+                    close_old_connections()
+        finally:
+            connection.close()
+            loop.close()  # also closes the channel layer's connections for this loop
+
+    def _write(self, batch, loop) -> None:
+        lines = [item for item in batch if isinstance(item, tuple)]
+        progress = next((i for i in reversed(batch) if isinstance(i, _Progress)), None)
+        last_seq = lines[-1][0] if lines else 0
+        now = datetime.now(UTC)
+        connection.ensure_connection()
+        with connection.cursor() as cursor:
+            if lines:
+                with cursor.copy(
+                    "COPY core_joblogline (job_id, seq, line, created_at) FROM STDIN"
+                ) as copy:
+                    for seq, text, created_at in lines:
+                        copy.write_row((self.job_id, seq, text, created_at))
+            if progress is not None:
+                cursor.execute(
+                    "UPDATE core_job SET log_line_count = GREATEST(log_line_count, %s),"
+                    " heartbeat_at = %s, progress = %s, phase = %s,"
+                    " counters = counters || %s::jsonb WHERE id = %s",
+                    [
+                        last_seq,
+                        now,
+                        progress.progress,
+                        progress.phase,
+                        json.dumps(progress.counters, default=str),
+                        self.job_id,
+                    ],
+                )
+            else:
+                cursor.execute(
+                    "UPDATE core_job SET log_line_count = GREATEST(log_line_count, %s),"
+                    " heartbeat_at = %s WHERE id = %s",
+                    [last_seq, now, self.job_id],
+                )
+        if lines:
+            with self._log_path.open("a", encoding="utf-8") as handle:
+                handle.writelines(f"{text}\n" for _, text, _ in lines)
+        self._publish(batch, loop)
+
+    def _publish(self, batch, loop) -> None:
+        """One channel-layer event per run of consecutive lines, and one per progress."""
+        job_id = str(self.job_id)
+        messages, run = [], []
+        for item in batch:
+            if isinstance(item, tuple):
+                run.append([item[0], item[1]])
+                continue
+            if run:
+                messages.append({"type": live.OUTPUT, "job_id": job_id, "lines": run})
+                run = []
+            messages.append(
+                {
+                    "type": live.PROGRESS,
+                    "job_id": job_id,
+                    "progress": item.progress,
+                    "phase": item.phase,
+                    "counters": item.counters,
+                }
+            )
+        if run:
+            messages.append({"type": live.OUTPUT, "job_id": job_id, "lines": run})
+        group = live.job_group_name(self.job_id)
+        layer = get_channel_layer()
+        try:
+            for message in messages:
+                loop.run_until_complete(layer.group_send(group, message))
+        except Exception:  # noqa: BLE001 - subscribers recover from the stored lines
+            logger.warning("job %s: live publication failed", self.job_id)

@@ -1,0 +1,100 @@
+"""Makes cancellation of a running job real, whatever the job is doing.
+
+A thread beside the job polls the job's `cancel_requested` flag. Once it is set:
+1. the flag becomes visible to `ctx.check_cancelled()` (no query on the job's hot path) and
+   every registered child process group is killed at once;
+2. after JOB_CANCEL_GRACE_SECONDS, if the handler still runs, JobCancelled is raised inside
+   the job's thread (interrupts pure-Python loops that never check the flag);
+3. one second later, if it still runs (blocked in C code), the job is recorded as cancelled
+   and the Celery task's process is terminated (`revoke(terminate=True)`).
+"""
+
+import ctypes
+import logging
+import os
+import signal
+import threading
+import time
+
+from django.conf import settings
+from django.db import connection
+from django.utils import timezone
+
+from core.exceptions import JobCancelled
+from core.models import Job
+
+logger = logging.getLogger(__name__)
+
+POLL_SECONDS = 0.2
+# The heartbeat proves the worker is alive even when a job logs nothing for a while.
+HEARTBEAT_SECONDS = 30
+
+
+def kill_process_group(pgid: int, sig: int = signal.SIGKILL) -> None:
+    """Signal a whole process group, ignoring one that is already gone."""
+    try:
+        os.killpg(pgid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+class CancelWatchdog:
+    def __init__(self, job_id, task_id: str, job_thread_ident: int):
+        self.job_id = job_id
+        self.task_id = task_id
+        self.cancel_requested = threading.Event()
+        self.children: set[int] = set()
+        self._job_thread = job_thread_ident
+        self._stopped = threading.Event()
+        self._lock = threading.Lock()
+        self._thread = threading.Thread(
+            target=self._run, name=f"job-watchdog-{job_id}", daemon=True
+        )
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Called when the handler returned or raised; idempotent."""
+        with self._lock:
+            self._stopped.set()
+        if self._thread.is_alive() and threading.current_thread() is not self._thread:
+            self._thread.join()
+
+    def _run(self) -> None:
+        try:
+            self._watch()
+        except Exception:
+            logger.exception("job %s: cancel watchdog failed", self.job_id)
+        finally:
+            connection.close()
+
+    def _watch(self) -> None:
+        last_beat = time.monotonic()
+        while not self._stopped.wait(POLL_SECONDS):
+            if Job.objects.filter(pk=self.job_id, cancel_requested=True).exists():
+                break
+            if time.monotonic() - last_beat >= HEARTBEAT_SECONDS:
+                Job.objects.filter(pk=self.job_id).update(heartbeat_at=timezone.now())
+                last_beat = time.monotonic()
+        else:
+            return
+        self.cancel_requested.set()
+        for pgid in list(self.children):
+            kill_process_group(pgid)
+        if self._stopped.wait(settings.JOB_CANCEL_GRACE_SECONDS):
+            return
+        with self._lock:
+            if self._stopped.is_set():
+                return
+            logger.warning("job %s ignored cancellation; interrupting it", self.job_id)
+            ctypes.pythonapi.PyThreadState_SetAsyncExc(
+                ctypes.c_ulong(self._job_thread), ctypes.py_object(JobCancelled)
+            )
+        if self._stopped.wait(1.0):
+            return
+        from config.celery import app
+        from core.services.jobs import force_cancel
+
+        force_cancel(self.job_id, "Cancelled: the job did not stop by itself and was terminated.")
+        app.control.revoke(self.task_id, terminate=True, signal="SIGKILL")

@@ -1,0 +1,313 @@
+"""The Job engine: one model and one lifecycle for every background run.
+
+Domain code uses four things:
+
+    @job_kind("catalog_import", queue="imports")
+    def import_catalog_job(ctx: JobContext) -> dict:   # ctx.params holds the stored params
+        ctx.log("reading file")
+        ctx.progress(40, phase="writing", processed_rows=400_000)
+        ctx.check_cancelled()                             # raises JobCancelled if asked to stop
+        return {"imported": 500_000}                       # stored as job.result
+
+    job = start_job("catalog_import", params={...}, owner=request.user)
+
+The job is enqueued only after the surrounding transaction commits. `execute_job` (run by
+the `core.tasks.run_job` Celery task) claims the job, runs the handler, and records success,
+failure (with traceback) or cancellation; lines and progress are stored and published live.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import traceback
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from django.db import transaction
+from django.db.models import F
+from django.dispatch import Signal
+from django.utils import timezone
+
+from core.exceptions import JobCancelled, JobStateConflict, UnknownJobKind
+from core.models import Job, JobStatus
+
+from . import live
+from .job_stream import JobStream
+from .job_watchdog import CancelWatchdog
+
+logger = logging.getLogger(__name__)
+
+#: Sent after a job reaches a terminal status; `job` is the refreshed Job instance.
+job_finished = Signal()
+
+
+@dataclass(frozen=True)
+class JobKind:
+    name: str
+    handler: Callable[[JobContext], dict | None]
+    queue: str = "default"
+    label: str = ""
+
+
+_KINDS: dict[str, JobKind] = {}
+
+
+def job_kind(name: str, *, queue: str = "default", label: str = ""):
+    """Register the decorated function as the handler of jobs of kind `name`."""
+
+    def register(handler):
+        _KINDS[name] = JobKind(name=name, handler=handler, queue=queue, label=label or name)
+        return handler
+
+    return register
+
+
+def get_job_kind(name: str) -> JobKind:
+    try:
+        return _KINDS[name]
+    except KeyError:
+        raise UnknownJobKind(f"Unknown job kind '{name}'.") from None
+
+
+def registered_job_kinds() -> dict[str, JobKind]:
+    return dict(_KINDS)
+
+
+def start_job(
+    kind: str,
+    *,
+    params: dict | None = None,
+    owner=None,
+    title: str = "",
+    retry_of: Job | None = None,
+) -> Job:
+    """Create a pending job and enqueue it once the current transaction commits."""
+    job_kind_ = get_job_kind(kind)
+    job = Job.objects.create(
+        kind=kind,
+        title=title[:255],
+        params=params or {},
+        owner=owner if owner is not None and owner.is_authenticated else None,
+        queue=job_kind_.queue,
+        retry_of=retry_of,
+        celery_task_id=str(uuid.uuid4()),
+    )
+    transaction.on_commit(lambda: _enqueue(job))
+    return job
+
+
+def _enqueue(job: Job) -> None:
+    from core.tasks import run_job
+
+    run_job.apply_async(args=[str(job.id)], queue=job.queue, task_id=job.celery_task_id)
+
+
+def cancel_job(job_id) -> Job:
+    """Request cancellation. A pending job is cancelled at once; a running one stops at its
+    next check (its watchdog enforces it after JOB_CANCEL_GRACE_SECONDS).
+
+    Raises JobStateConflict for a job that already finished.
+    """
+    with transaction.atomic():
+        job = Job.objects.select_for_update().get(pk=job_id)
+        if job.is_terminal:
+            raise JobStateConflict(f"Job is already {job.status}; it cannot be cancelled.")
+        if job.status == JobStatus.PENDING:
+            job.status = JobStatus.CANCELLED
+            job.finished_at = timezone.now()
+            job.error = "Cancelled before it started."
+            job.cancel_requested = True
+            job.save(update_fields=["status", "finished_at", "error", "cancel_requested"])
+            transaction.on_commit(lambda: _after_cancel_pending(job))
+        elif not job.cancel_requested:
+            job.cancel_requested = True
+            job.save(update_fields=["cancel_requested"])
+    return job
+
+
+def _after_cancel_pending(job: Job) -> None:
+    from config.celery import app
+
+    app.control.revoke(job.celery_task_id)
+    announce_job_finished(job)
+
+
+def retry_job(job_id, *, owner=None) -> Job:
+    """Start a new job with the stored kind and parameters of a finished one."""
+    job = Job.objects.get(pk=job_id)
+    if not job.is_terminal:
+        raise JobStateConflict(f"Job is {job.status}; only a finished job can be retried.")
+    return start_job(
+        job.kind,
+        params=job.params,
+        owner=owner if owner is not None else job.owner,
+        title=job.title,
+        retry_of=job,
+    )
+
+
+class JobContext:
+    """What a running job's handler gets: its job, params, and the log/progress/cancel API."""
+
+    def __init__(self, job: Job, stream: JobStream, watchdog: CancelWatchdog):
+        self.job = job
+        self.params = job.params
+        self._stream = stream
+        self._watchdog = watchdog
+        self._progress = job.progress
+        self._phase = job.phase
+        self._counters = dict(job.counters)
+
+    def log(self, line: str) -> int:
+        """Store and publish one output line; returns its sequence number."""
+        return self._stream.line(line)
+
+    def log_many(self, lines) -> None:
+        self._stream.lines(lines)
+
+    def progress(self, percent: float | None = None, *, phase: str | None = None, **counters):
+        """Record progress (0-100), an optional phase name and counters (merged)."""
+        if percent is not None:
+            self._progress = max(0, min(100, int(percent)))
+        if phase is not None:
+            self._phase = phase[:64]
+        self._counters.update(counters)
+        self._stream.progress(self._progress, self._phase, counters)
+        self.check_cancelled()
+
+    @property
+    def counters(self) -> dict:
+        return dict(self._counters)
+
+    def cancel_requested(self) -> bool:
+        return self._watchdog.cancel_requested.is_set()
+
+    def check_cancelled(self) -> None:
+        """Raise JobCancelled if cancellation was requested (cheap: no query)."""
+        if self._watchdog.cancel_requested.is_set():
+            raise JobCancelled()
+
+    def register_child_process(self, pid: int) -> None:
+        """A child process group (pid == pgid) to kill at once when the job is cancelled."""
+        self._watchdog.children.add(pid)
+
+    def unregister_child_process(self, pid: int) -> None:
+        self._watchdog.children.discard(pid)
+
+
+def execute_job(job_id) -> Job | None:
+    """Run a pending job in this process. Called by the Celery task; tests call it directly."""
+    now = timezone.now()
+    claimed = Job.objects.filter(pk=job_id, status=JobStatus.PENDING).update(
+        status=JobStatus.RUNNING,
+        started_at=now,
+        heartbeat_at=now,
+        attempts=F("attempts") + 1,
+        error="",
+    )
+    if not claimed:
+        logger.info("job %s is not pending any more; not running it", job_id)
+        return None
+    job = Job.objects.get(pk=job_id)
+    stream = JobStream(job.id, start_seq=job.log_line_count)
+    watchdog = CancelWatchdog(job.id, job.celery_task_id, threading.current_thread().ident)
+    ctx = JobContext(job, stream, watchdog)
+    live.publish_job_event(
+        job.id,
+        {
+            "type": live.PROGRESS,
+            "job_id": str(job.id),
+            "progress": 0,
+            "phase": "started",
+            "counters": {},
+        },
+    )
+    watchdog.start()
+    result, error = {}, ""
+    try:
+        try:
+            result = job_kind_handler(job.kind)(ctx) or {}
+            status = JobStatus.SUCCEEDED
+        finally:
+            watchdog.stop()
+    except JobCancelled:
+        status, error = JobStatus.CANCELLED, "Cancelled by request."
+        ctx.log("Job cancelled.")
+    except Exception as exc:
+        status = JobStatus.FAILED
+        error = f"{type(exc).__name__}: {exc}\n\n{traceback.format_exc()}"
+        ctx.log_many(["Job failed:", *traceback.format_exc().rstrip().splitlines()])
+        logger.exception("job %s (%s) failed", job.id, job.kind)
+    watchdog.stop()  # again: an interrupt may have landed inside the first stop()
+    stream.drain()
+    update = {
+        "status": status,
+        "finished_at": timezone.now(),
+        "error": error,
+        "result": result,
+        "counters": ctx.counters,
+        "log_line_count": stream.seq,
+    }
+    if status == JobStatus.SUCCEEDED:
+        update["progress"] = 100
+    # Only a job still marked running is finished here: the watchdog may have already
+    # recorded a forced cancellation.
+    Job.objects.filter(pk=job.id, status=JobStatus.RUNNING).update(**update)
+    stream.close()
+    job.refresh_from_db()
+    announce_job_finished(job)
+    return job
+
+
+def job_kind_handler(kind: str):
+    return get_job_kind(kind).handler
+
+
+def announce_job_finished(job: Job) -> None:
+    """Publish the terminal event and tell listeners (webhooks, ...) the job is done."""
+    if job.status == JobStatus.SUCCEEDED:
+        message = {
+            "type": live.COMPLETED,
+            "job_id": str(job.id),
+            "status": job.status,
+            "result": job.result,
+        }
+    else:
+        message = {
+            "type": live.FAILED,
+            "job_id": str(job.id),
+            "status": job.status,
+            "error": job.error.split("\n\n", 1)[0],
+        }
+    live.publish_job_event(job.id, message)
+    try:
+        job_finished.send(sender=Job, job=job)
+    except Exception:
+        logger.exception("a job_finished receiver failed for job %s", job.id)
+
+
+def force_cancel(job_id, reason: str) -> bool:
+    """Mark a running job cancelled without its cooperation (watchdog / housekeeping)."""
+    updated = Job.objects.filter(pk=job_id, status=JobStatus.RUNNING).update(
+        status=JobStatus.CANCELLED, finished_at=timezone.now(), error=reason
+    )
+    if updated:
+        announce_job_finished(Job.objects.get(pk=job_id))
+    return bool(updated)
+
+
+__all__ = [
+    "JobContext",
+    "JobKind",
+    "cancel_job",
+    "execute_job",
+    "force_cancel",
+    "get_job_kind",
+    "job_finished",
+    "job_kind",
+    "registered_job_kinds",
+    "retry_job",
+    "start_job",
+]

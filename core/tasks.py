@@ -1,0 +1,18 @@
+"""Thin Celery tasks of the core: run a job, housekeeping."""
+
+from celery import shared_task
+
+from core.services import housekeeping as housekeeping_service
+from core.services.jobs import execute_job
+
+
+@shared_task(name="core.tasks.run_job", ignore_result=True)
+def run_job(job_id: str) -> None:
+    """Run one Job (any kind); the handler is looked up from the job's kind."""
+    execute_job(job_id)
+
+
+@shared_task(name="core.tasks.housekeeping", ignore_result=True)
+def housekeeping() -> dict:
+    """Delete old jobs and their logs; fail jobs whose worker died."""
+    return housekeeping_service.run_housekeeping()

@@ -1,0 +1,149 @@
+"""Auth endpoints: register, login, refresh, profile, change password; admin user management."""
+
+from django.contrib.auth import authenticate, password_validation, update_session_auth_hash
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import transaction
+from drf_spectacular.utils import extend_schema
+from rest_framework import generics, mixins, status, viewsets
+from rest_framework.permissions import AllowAny, IsAuthenticated
+from rest_framework.response import Response
+from rest_framework.views import APIView
+from rest_framework_simplejwt.tokens import RefreshToken
+from rest_framework_simplejwt.views import TokenRefreshView
+
+from core.api.serializers import ErrorSerializer
+from core.exceptions import PlatformError
+from core.models import Role, User
+from core.permissions import IsAdminRole
+from core.serializers import (
+    AdminUserSerializer,
+    ChangePasswordSerializer,
+    LoginSerializer,
+    ProfileSerializer,
+    RegisterSerializer,
+    TokenPairSerializer,
+    UserSerializer,
+)
+from core.services.roles import set_role
+from core.throttles import LoginEmailThrottle, LoginIPThrottle, RegisterThrottle
+
+
+class InvalidCredentials(PlatformError):
+    code = "invalid_credentials"
+    status = 401
+
+
+def token_pair(user) -> dict:
+    refresh = RefreshToken.for_user(user)
+    return {
+        "access": str(refresh.access_token),
+        "refresh": str(refresh),
+        "user": UserSerializer(user).data,
+    }
+
+
+class RegisterView(APIView):
+    permission_classes = [AllowAny]
+    authentication_classes = []
+    throttle_classes = [RegisterThrottle]
+
+    @extend_schema(
+        request=RegisterSerializer, responses={201: TokenPairSerializer, 400: ErrorSerializer}
+    )
+    def post(self, request):
+        serializer = RegisterSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        with transaction.atomic():
+            data = serializer.validated_data
+            user = User.objects.create_user(
+                email=data["email"],
+                password=data["password"],
+                first_name=data.get("first_name", ""),
+                last_name=data.get("last_name", ""),
+            )
+            set_role(user, Role.VIEWER)
+        return Response(token_pair(user), status=status.HTTP_201_CREATED)
+
+
+class LoginView(APIView):
+    permission_classes = [AllowAny]
+    authentication_classes = []
+    throttle_classes = [LoginIPThrottle, LoginEmailThrottle]
+
+    @extend_schema(
+        request=LoginSerializer,
+        responses={200: TokenPairSerializer, 401: ErrorSerializer, 429: ErrorSerializer},
+    )
+    def post(self, request):
+        serializer = LoginSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        user = authenticate(
+            request,
+            email=serializer.validated_data["email"],
+            password=serializer.validated_data["password"],
+        )
+        if user is None:
+            raise InvalidCredentials("Email or password is incorrect.")
+        return Response(token_pair(user))
+
+
+class RefreshView(TokenRefreshView):
+    """Exchange a refresh token for a new access token."""
+
+
+class ProfileView(generics.RetrieveUpdateAPIView):
+    permission_classes = [IsAuthenticated]
+    serializer_class = ProfileSerializer
+    http_method_names = ["get", "put", "patch", "head", "options"]
+
+    def get_object(self):
+        return self.request.user
+
+
+class ChangePasswordView(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(request=ChangePasswordSerializer, responses={204: None, 400: ErrorSerializer})
+    def post(self, request):
+        serializer = ChangePasswordSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        user = request.user
+        if not user.check_password(serializer.validated_data["old_password"]):
+            raise PlatformError(
+                "The current password is incorrect.",
+                fields={"old_password": ["Incorrect password."]},
+            )
+        new_password = serializer.validated_data["new_password"]
+        try:
+            password_validation.validate_password(new_password, user)
+        except DjangoValidationError as exc:
+            raise PlatformError(
+                "The new password is not acceptable.", fields={"new_password": list(exc.messages)}
+            ) from None
+        user.set_password(new_password)
+        user.save(update_fields=["password"])
+        update_session_auth_hash(request._request, user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class UserAdminViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.UpdateModelMixin,
+    viewsets.GenericViewSet,
+):
+    """Admins list users and change their role or active flag."""
+
+    permission_classes = [IsAdminRole]
+    serializer_class = AdminUserSerializer
+    queryset = User.objects.prefetch_related("groups").order_by("email")
+    search_fields = ["email", "first_name", "last_name"]
+    ordering_fields = ["email", "date_joined", "last_login"]
+    filterset_fields = ["is_active", "is_staff"]
+
+    def perform_update(self, serializer):
+        role = serializer.validated_data.pop("role", None)
+        with transaction.atomic():
+            user = serializer.save()
+            if role:
+                set_role(user, role)

@@ -1,0 +1,103 @@
+"""Jobs API: history, detail, cancel, retry, log download, running jobs, statistics."""
+
+from asgiref.sync import sync_to_async
+from django.http import StreamingHttpResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema
+from rest_framework import status, viewsets
+from rest_framework.decorators import action
+from rest_framework.response import Response
+
+from core.api.serializers import ErrorSerializer
+from core.filters import JobFilter
+from core.models import JobLogLine, JobStatus
+from core.serializers import EchoJobSerializer, JobSerializer, JobStatsSerializer
+from core.services.job_access import visible_jobs
+from core.services.job_stats import summarize_jobs
+from core.services.jobs import cancel_job, retry_job, start_job
+
+LOG_CHUNK = 5000
+
+
+class JobViewSet(viewsets.ReadOnlyModelViewSet):
+    """Background runs of every kind. Owners see their jobs; staff and admins see all."""
+
+    serializer_class = JobSerializer
+    filterset_class = JobFilter
+    search_fields = ["title", "kind"]
+    ordering_fields = ["created_at", "started_at", "finished_at", "status", "kind", "progress"]
+    ordering = ["-created_at"]
+    action_roles = {"cancel": "operator", "retry": "operator", "diagnostics": "operator"}
+
+    def get_queryset(self):
+        return visible_jobs(self.request.user)
+
+    @extend_schema(request=None, responses={202: JobSerializer, 409: ErrorSerializer})
+    @action(detail=True, methods=["post"])
+    def cancel(self, request, pk=None):
+        job = cancel_job(self.get_object().pk)
+        return Response(JobSerializer(job).data, status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(request=None, responses={201: JobSerializer, 409: ErrorSerializer})
+    @action(detail=True, methods=["post"])
+    def retry(self, request, pk=None):
+        job = retry_job(self.get_object().pk, owner=request.user)
+        return Response(JobSerializer(job).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(responses={(200, "text/plain"): OpenApiTypes.STR})
+    @action(detail=True, methods=["get"])
+    def logs(self, request, pk=None):
+        """The job's whole log as a text file."""
+        job = self.get_object()
+        response = StreamingHttpResponse(
+            _iter_log(job.pk), content_type="text/plain; charset=utf-8"
+        )
+        response["Content-Disposition"] = f'attachment; filename="job-{job.pk}.log"'
+        return response
+
+    @extend_schema(request=EchoJobSerializer, responses={202: JobSerializer})
+    @action(detail=False, methods=["post"], url_path="diagnostics")
+    def diagnostics(self, request):
+        """Start a `diagnostics.echo` job: a smoke test of worker, database and live stream."""
+        serializer = EchoJobSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        job = start_job(
+            "diagnostics.echo",
+            params=serializer.validated_data,
+            owner=request.user,
+            title="Pipeline smoke test",
+        )
+        return Response(JobSerializer(job).data, status=status.HTTP_202_ACCEPTED)
+
+    @action(detail=False, methods=["get"])
+    def running(self, request):
+        jobs = self.filter_queryset(self.get_queryset()).filter(
+            status__in=[JobStatus.PENDING, JobStatus.RUNNING]
+        )
+        page = self.paginate_queryset(jobs)
+        return self.get_paginated_response(JobSerializer(page, many=True).data)
+
+    @extend_schema(responses=JobStatsSerializer)
+    @action(detail=False, methods=["get"], url_path="stats/summary")
+    def stats_summary(self, request):
+        jobs = self.filter_queryset(self.get_queryset())
+        return Response(summarize_jobs(jobs))
+
+
+def _log_chunk(job_id, after: int) -> list:
+    return list(
+        JobLogLine.objects.filter(job_id=job_id, seq__gt=after)
+        .order_by("seq")
+        .values_list("seq", "line")[:LOG_CHUNK]
+    )
+
+
+async def _iter_log(job_id):
+    """Stream the log chunk by chunk (async, so ASGI does not buffer the whole file)."""
+    after = 0
+    while True:
+        rows = await sync_to_async(_log_chunk)(job_id, after)
+        if not rows:
+            return
+        yield "".join(f"{line}\n" for _, line in rows)
+        after = rows[-1][0]
