@@ -105,7 +105,11 @@ class ManagedProcess:
         self.log_path = log_path
         self._log = open(log_path, "wb")  # noqa: SIM115 - closed in stop()
         self.proc = subprocess.Popen(
-            args, cwd=ROOT, env=env, stdout=self._log, stderr=subprocess.STDOUT,
+            args,
+            cwd=ROOT,
+            env=env,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
             start_new_session=True,
         )
 
@@ -142,10 +146,26 @@ def celery_worker_process(django_db_setup, django_db_blocker, tmp_path_factory):
     log = tmp_path_factory.mktemp("worker") / "worker.log"
     worker = ManagedProcess(
         "worker",
-        [sys.executable, "-m", "celery", "-A", "config", "worker", "-l", "info",
-         "-Q", WORKER_QUEUES, "-c", "2", "-n", f"test-{os.getpid()}@%h",
-         "--without-gossip", "--without-mingle"],
-        env, log,
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "config",
+            "worker",
+            "-l",
+            "info",
+            "-Q",
+            WORKER_QUEUES,
+            "-c",
+            "2",
+            "-n",
+            f"test-{os.getpid()}@%h",
+            "--without-gossip",
+            "--without-mingle",
+        ],
+        env,
+        log,
     )
     _wait_for(lambda: b"ready." in Path(log).read_bytes(), 60, "celery worker", worker)
     yield worker
@@ -161,9 +181,20 @@ def asgi_server(django_db_setup, django_db_blocker, tmp_path_factory):
     log = tmp_path_factory.mktemp("asgi") / "uvicorn.log"
     server = ManagedProcess(
         "asgi",
-        [sys.executable, "-m", "uvicorn", "config.asgi:application", "--host", "127.0.0.1",
-         "--port", str(port), "--log-level", "warning"],
-        env, log,
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "config.asgi:application",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+        ],
+        env,
+        log,
     )
     base = f"http://127.0.0.1:{port}"
 

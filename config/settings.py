@@ -175,6 +175,15 @@ JOB_LOG_FLUSH_LINES = env.int("JOB_LOG_FLUSH_LINES", default=500)
 # Grace period before a cancel that was not honoured cooperatively is enforced by revoke.
 JOB_CANCEL_GRACE_SECONDS = env.float("JOB_CANCEL_GRACE_SECONDS", default=1.5)
 
+# --- Catalog (product, import_manager) -------------------------------------------------------
+# (keys of the product and import_manager apps go here)
+
+# --- Webhooks -------------------------------------------------------------------------------
+# (keys of the webhook app go here)
+
+# --- Script runner --------------------------------------------------------------------------
+# (keys of the scripts_runner app go here)
+
 # --- Auth ----------------------------------------------------------------------------------
 AUTH_USER_MODEL = "core.User"
 PASSWORD_HASHERS = [

@@ -6,7 +6,10 @@ Everything else (PostgreSQL, Redis, Celery, Channels) stays real.
 import os
 
 os.environ.setdefault("SECRET_KEY", "test-only-secret-key-not-for-production-0123456789")
+# Per-run prefixes keep parallel test runs (and a running dev server) on one Redis apart.
 os.environ.setdefault("CHANNEL_PREFIX", f"test{os.getpid()}")
+os.environ.setdefault("CELERY_KEY_PREFIX", f"test{os.getpid()}:")
+os.environ.setdefault("CACHE_KEY_PREFIX", f"test{os.getpid()}")
 
 from .settings import *  # noqa: F403
 from .settings import REST_FRAMEWORK

@@ -45,8 +45,9 @@ def stubborn_job(ctx: JobContext):
 def test_job_succeeds_with_stored_lines_progress_and_result():
     job = make_job(params={"lines": 250})
     finished = []
-    job_finished.connect(lambda sender, job, **kw: finished.append(job.pk), weak=False,
-                         dispatch_uid="t1")
+    job_finished.connect(
+        lambda sender, job, **kw: finished.append(job.pk), weak=False, dispatch_uid="t1"
+    )
     try:
         execute_job(job.pk)
     finally:
