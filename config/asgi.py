@@ -9,15 +9,15 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 django_asgi_app = get_asgi_application()
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
-from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
 from core.live.auth import JWTAuthMiddlewareStack  # noqa: E402
+from core.live.origin import BrowserAllowedHostsOriginValidator  # noqa: E402
 from core.live.routing import websocket_urlpatterns  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
-        "websocket": AllowedHostsOriginValidator(
+        "websocket": BrowserAllowedHostsOriginValidator(
             JWTAuthMiddlewareStack(URLRouter(websocket_urlpatterns))
         ),
     }

@@ -1,5 +1,6 @@
 from django.urls import include, path
-from rest_framework.routers import SimpleRouter
+
+from core.api.routers import OptionalSlashRouter
 
 from core.views.auth import (
     ChangePasswordView,
@@ -11,7 +12,7 @@ from core.views.auth import (
 )
 from core.views.jobs import JobViewSet
 
-router = SimpleRouter(trailing_slash="/?")
+router = OptionalSlashRouter()
 router.register("jobs", JobViewSet, basename="job")
 router.register("auth/users", UserAdminViewSet, basename="user")
 

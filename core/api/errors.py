@@ -63,11 +63,14 @@ def api_exception_handler(exc, context):
         message = _first_message(detail) or "Invalid input."
         response.data = error_body("validation_error", message, fields)
         return response
+    detail = exc.detail if isinstance(exc, exceptions.APIException) else str(exc)
     code = exc.get_codes() if isinstance(exc, exceptions.APIException) else "error"
+    if isinstance(detail, dict) and "detail" in detail:
+        # simplejwt's token errors: {"detail": ..., "code": ..., "messages": [...]}
+        code, detail = str(detail.get("code", "error")), detail["detail"]
     if not isinstance(code, str):
         code = "error"
-    message = exc.detail if isinstance(exc, exceptions.APIException) else str(exc)
-    response.data = error_body(code, str(message))
+    response.data = error_body(code, str(detail))
     return response
 
 

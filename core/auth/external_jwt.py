@@ -9,7 +9,6 @@ A token's `role` names a platform role (admin/operator/viewer), or Supabase's
 import jwt
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from rest_framework import authentication, exceptions
 
 from core.models import Role, User
 from core.services.roles import set_role
@@ -67,21 +66,3 @@ def user_from_external_token(raw: str) -> User | None:
     if user is None or not user.is_active:
         return None
     return user
-
-
-class ExternalJWTAuthentication(authentication.BaseAuthentication):
-    """DRF authentication for `Authorization: Bearer <external token>`."""
-
-    def authenticate(self, request):
-        header = authentication.get_authorization_header(request).split()
-        if len(header) != 2 or header[0].lower() != b"bearer":
-            return None
-        if not settings.EXTERNAL_JWT_SECRET:
-            return None
-        user = user_from_external_token(header[1].decode("latin-1"))
-        if user is None:
-            raise exceptions.AuthenticationFailed("Invalid or expired token.")
-        return user, None
-
-    def authenticate_header(self, request):
-        return 'Bearer realm="api"'
