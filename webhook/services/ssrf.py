@@ -1,0 +1,145 @@
+"""SSRF guard for outbound HTTP: refuse URLs that reach private, loopback or link-local hosts.
+
+Reusable by any app that calls a URL a user typed (webhooks, imports from a URL, ...):
+
+    target = assert_public_url(url)                 # raises UnsafeURLError
+    with httpx.Client(trust_env=False, follow_redirects=False) as client:
+        client.request("POST", **pinned_request(target, address))
+
+Every address the host resolves to is checked, not just the first, because a client may
+connect to any of them. Checking at save time is not enough (DNS can change, or answer
+differently the second time: "DNS rebinding"), so the sender checks again right before the
+call and then connects to the very address it checked (`pinned_request`), keeping the
+original host in the Host header and in TLS (SNI and certificate check).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+from dataclasses import dataclass
+from urllib.parse import urlsplit, urlunsplit
+
+from core.exceptions import PlatformError
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+class UnsafeURLError(PlatformError):
+    """The URL is malformed or reaches an address outbound calls may not reach."""
+
+    code = "unsafe_url"
+
+
+class HostResolutionError(UnsafeURLError):
+    """The host name did not resolve (a network condition: the sender may retry later)."""
+
+    code = "unresolvable_host"
+
+
+@dataclass(frozen=True)
+class ResolvedURL:
+    url: str
+    scheme: str
+    host: str  # as written in the URL (IDNA-encoded), without brackets
+    port: int
+    addresses: tuple[IPAddress, ...]
+
+    @property
+    def host_header(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return host if self.port == DEFAULT_PORTS[self.scheme] else f"{host}:{self.port}"
+
+
+def _networks(allowed) -> list[IPNetwork]:
+    if allowed is None:
+        from webhook import conf
+
+        allowed = conf.get("WEBHOOK_ALLOWED_PRIVATE_NETWORKS")
+    return [ipaddress.ip_network(str(net), strict=False) for net in allowed]
+
+
+def is_public_address(address: IPAddress) -> bool:
+    """Whether `address` is globally routable (not private, loopback, link-local, reserved,
+    multicast, unspecified, shared/CGNAT, ...), looking through IPv4-mapped/6to4 forms."""
+    if isinstance(address, ipaddress.IPv6Address):
+        embedded = address.ipv4_mapped or address.sixtofour
+        if embedded is not None:
+            address = embedded
+    return address.is_global and not address.is_multicast
+
+
+def _check_address(address: IPAddress, networks: list[IPNetwork]) -> bool:
+    if is_public_address(address):
+        return True
+    return any(address.version == net.version and address in net for net in networks)
+
+
+def assert_public_url(
+    url: str, *, allowed_networks=None, schemes: tuple[str, ...] = ("http", "https")
+) -> ResolvedURL:
+    """Resolve `url`'s host and check every address it resolves to.
+
+    Raises `UnsafeURLError` when the URL is malformed, uses another scheme, carries
+    credentials, or any address is non-public and outside `allowed_networks` (CIDR strings;
+    default: the WEBHOOK_ALLOWED_PRIVATE_NETWORKS setting). Raises `HostResolutionError`
+    (a subclass) when the host does not resolve. Returns the checked addresses.
+    """
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as exc:
+        raise UnsafeURLError(f"The URL is not valid: {exc}.") from None
+    scheme = parts.scheme.lower()
+    if scheme not in schemes:
+        raise UnsafeURLError(f"Only {', '.join(schemes)} URLs are allowed.")
+    if not parts.hostname:
+        raise UnsafeURLError("The URL has no host.")
+    if parts.username is not None or parts.password is not None:
+        # They would be stored and shown with the URL; custom headers are the place for them.
+        raise UnsafeURLError("Credentials in the URL are not allowed; use a custom header.")
+    try:
+        host = parts.hostname.encode("idna").decode("ascii")
+    except UnicodeError:
+        raise UnsafeURLError("The URL's host name is not valid.") from None
+    port = port or DEFAULT_PORTS.get(scheme, 0)
+
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (socket.gaierror, UnicodeError, OSError):
+        raise HostResolutionError(f"The host '{host}' could not be resolved.") from None
+    addresses: list[IPAddress] = []
+    for _family, _type, _proto, _canon, sockaddr in infos:
+        # IPv6 link-local results carry a zone ("fe80::1%eth0"); the zone does not matter here.
+        address = ipaddress.ip_address(str(sockaddr[0]).split("%", 1)[0])
+        if address not in addresses:
+            addresses.append(address)
+    if not addresses:
+        raise HostResolutionError(f"The host '{host}' could not be resolved.")
+
+    networks = _networks(allowed_networks)
+    refused = [a for a in addresses if not _check_address(a, networks)]
+    if refused:
+        raise UnsafeURLError(
+            f"The host '{host}' resolves to a private, loopback or link-local address "
+            f"({refused[0]}); outbound calls to it are not allowed."
+        )
+    return ResolvedURL(url=url, scheme=scheme, host=host, port=port, addresses=tuple(addresses))
+
+
+def pinned_request(target: ResolvedURL, address: IPAddress) -> dict:
+    """httpx request arguments that connect to `address` while addressing `target`'s host.
+
+    The URL's host is replaced by the checked IP so no second DNS lookup happens; the Host
+    header and the TLS server name (SNI, certificate check) keep the original host name.
+    Returns {"url", "headers", "extensions"}; merge your own headers into "headers".
+    """
+    parts = urlsplit(target.url)
+    ip_host = f"[{address}]" if address.version == 6 else str(address)
+    netloc = f"{ip_host}:{target.port}"
+    url = urlunsplit((target.scheme, netloc, parts.path or "/", parts.query, ""))
+    extensions = {"sni_hostname": target.host} if target.scheme == "https" else {}
+    return {"url": url, "headers": {"Host": target.host_header}, "extensions": extensions}
