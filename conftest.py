@@ -4,19 +4,12 @@ Everything runs against the real PostgreSQL and Redis named by DATABASE_URL / RE
 (`python3 dev.py test` starts embedded ones when they are unset).
 """
 
-import os
-import socket
-import subprocess
-import sys
-import time
-from pathlib import Path
-
-import httpx
 import pytest
 from django.conf import settings
 
-ROOT = Path(__file__).resolve().parent
-WORKER_QUEUES = "default,imports,webhooks,scripts,sync,ai"
+from devtools.stack import child_env, free_port, start_asgi, start_worker
+
+__all__ = ["free_port", "service_env"]
 
 
 @pytest.fixture(autouse=True)
@@ -73,69 +66,9 @@ def client_for(make_user):
     return build
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def service_env() -> dict:
     """Environment for child processes: same settings, same test database, same prefixes."""
-    from django.db import connection
-
-    env = dict(os.environ)
-    db = connection.settings_dict
-    env["DJANGO_SETTINGS_MODULE"] = "config.settings_test"
-    env["CHANNEL_PREFIX"] = settings.CHANNEL_LAYERS["default"]["CONFIG"]["prefix"]
-    env["CELERY_KEY_PREFIX"] = settings.CELERY_BROKER_TRANSPORT_OPTIONS["global_keyprefix"]
-    env["CACHE_KEY_PREFIX"] = settings.CACHES["default"]["KEY_PREFIX"]
-    host = db["HOST"] or ""
-    if host.startswith("/"):
-        host = host.replace("/", "%2F")
-    port = f":{db['PORT']}" if db.get("PORT") else ""
-    password = f":{db['PASSWORD']}" if db.get("PASSWORD") else ""
-    env["DATABASE_URL"] = f"postgres://{db['USER']}{password}@{host}{port}/{db['NAME']}"
-    env["PYTHONPATH"] = str(ROOT)
-    return env
-
-
-class ManagedProcess:
-    def __init__(self, name, args, env, log_path):
-        self.name = name
-        self.log_path = log_path
-        self._log = open(log_path, "wb")  # noqa: SIM115 - closed in stop()
-        self.proc = subprocess.Popen(
-            args,
-            cwd=ROOT,
-            env=env,
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-
-    def output(self) -> str:
-        return Path(self.log_path).read_text(errors="replace")
-
-    def stop(self):
-        if self.proc.poll() is None:
-            os.killpg(self.proc.pid, 15)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, 9)
-                self.proc.wait(5)
-        self._log.close()
-
-
-def _wait_for(check, timeout, what, process):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.proc.poll() is not None:
-            raise RuntimeError(f"{what} exited early:\n{process.output()[-4000:]}")
-        if check():
-            return
-        time.sleep(0.2)
-    raise RuntimeError(f"{what} did not start in {timeout}s:\n{process.output()[-4000:]}")
+    return child_env()
 
 
 @pytest.fixture(scope="session")
@@ -143,31 +76,7 @@ def celery_worker_process(django_db_setup, django_db_blocker, tmp_path_factory):
     """A real Celery worker (prefork, 2 processes) on every queue, against the test database."""
     with django_db_blocker.unblock():
         env = service_env()
-    log = tmp_path_factory.mktemp("worker") / "worker.log"
-    worker = ManagedProcess(
-        "worker",
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "config",
-            "worker",
-            "-l",
-            "info",
-            "-Q",
-            WORKER_QUEUES,
-            "-c",
-            "2",
-            "-n",
-            f"test-{os.getpid()}@%h",
-            "--without-gossip",
-            "--without-mingle",
-        ],
-        env,
-        log,
-    )
-    _wait_for(lambda: b"ready." in Path(log).read_bytes(), 60, "celery worker", worker)
+    worker = start_worker(env, tmp_path_factory.mktemp("worker") / "worker.log")
     yield worker
     worker.stop()
 
@@ -177,35 +86,6 @@ def asgi_server(django_db_setup, django_db_blocker, tmp_path_factory):
     """A real uvicorn server running the project's ASGI app (HTTP + WebSockets)."""
     with django_db_blocker.unblock():
         env = service_env()
-    port = free_port()
-    log = tmp_path_factory.mktemp("asgi") / "uvicorn.log"
-    server = ManagedProcess(
-        "asgi",
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "config.asgi:application",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--log-level",
-            "warning",
-        ],
-        env,
-        log,
-    )
-    base = f"http://127.0.0.1:{port}"
-
-    def up():
-        try:
-            return httpx.get(f"{base}/health", timeout=1).status_code == 200
-        except httpx.HTTPError:
-            return False
-
-    _wait_for(up, 60, "uvicorn", server)
-    server.base_url = base
-    server.ws_url = f"ws://127.0.0.1:{port}"
+    server = start_asgi(env, tmp_path_factory.mktemp("asgi") / "uvicorn.log")
     yield server
     server.stop()

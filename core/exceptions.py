@@ -26,5 +26,5 @@ class UnknownJobKind(PlatformError):
     code = "unknown_job_kind"
 
 
-class JobCancelled(Exception):  # noqa: N818 - a control-flow signal, not an error
+class JobCancelled(Exception):
     """Raised inside a running job when cancellation was requested."""

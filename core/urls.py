@@ -1,7 +1,6 @@
 from django.urls import include, path
 
 from core.api.routers import OptionalSlashRouter
-
 from core.views.auth import (
     ChangePasswordView,
     LoginView,

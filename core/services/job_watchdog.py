@@ -9,6 +9,7 @@ A thread beside the job polls the job's `cancel_requested` flag. Once it is set:
    and the Celery task's process is terminated (`revoke(terminate=True)`).
 """
 
+import contextlib
 import ctypes
 import logging
 import os
@@ -32,10 +33,8 @@ HEARTBEAT_SECONDS = 30
 
 def kill_process_group(pgid: int, sig: int = signal.SIGKILL) -> None:
     """Signal a whole process group, ignoring one that is already gone."""
-    try:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pgid, sig)
-    except (ProcessLookupError, PermissionError):
-        pass
 
 
 class CancelWatchdog:

@@ -47,6 +47,7 @@ def test_filters_on_kind_status_and_date(client_for):
     assert "status" in bad.json()["error"]["fields"]
 
 
+@pytest.mark.filterwarnings("ignore:StreamingHttpResponse must consume")
 def test_logs_download_as_text_in_order(client_for):
     client = client_for("operator")
     job = make_job(owner=client.user)

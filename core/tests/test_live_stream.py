@@ -159,6 +159,7 @@ def test_staff_may_watch_any_job(make_user):
 
     async def scenario():
         ws, connected, _ = await connect(f"/ws/jobs/?token={token_for(staff)}")
+        assert connected
         await ws.send_json_to({"type": "subscribe_job", "job_id": str(job.pk)})
         event = await ws.receive_json_from(timeout=5)
         assert event["type"] == "subscribed"

@@ -1,0 +1,115 @@
+"""The whole pipeline with real processes: uvicorn (HTTP + WebSocket), a Celery worker,
+PostgreSQL and Redis. A job started over REST streams its lines to a WebSocket client."""
+
+import asyncio
+import json
+import time
+
+import httpx
+import pytest
+import websockets
+
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+
+PASSWORD = "S3cure-pass-phrase!"
+
+
+def login(base_url, email) -> str:
+    response = httpx.post(
+        f"{base_url}/api/auth/login", json={"email": email, "password": PASSWORD}, timeout=10
+    )
+    assert response.status_code == 200, response.text
+    return response.json()["access"]
+
+
+async def collect(ws_url, token, job_id, until_types, timeout=60):
+    events = []
+    async with websockets.connect(f"{ws_url}/ws/jobs/?token={token}") as ws:
+        await ws.send(json.dumps({"type": "subscribe_job", "job_id": job_id}))
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            event = json.loads(await asyncio.wait_for(ws.recv(), timeout))
+            events.append(event)
+            if event["type"] in until_types:
+                break
+    return events
+
+
+def test_job_started_over_rest_streams_lines_and_completion_over_websocket(
+    make_user, asgi_server, celery_worker_process
+):
+    make_user("operator", email="e2e@example.com")
+    token = login(asgi_server.base_url, "e2e@example.com")
+    headers = {"Authorization": f"Bearer {token}"}
+    response = httpx.post(
+        f"{asgi_server.base_url}/api/jobs/diagnostics",
+        json={"lines": 500, "interval_ms": 1},
+        headers=headers,
+        timeout=10,
+    )
+    assert response.status_code == 202, response.text
+    job_id = response.json()["id"]
+
+    events = asyncio.run(
+        collect(asgi_server.ws_url, token, job_id, {"job_completed", "job_failed"})
+    )
+    assert events[0]["type"] == "subscribed"
+    assert events[-1]["type"] == "job_completed", events[-3:]
+    seqs = [e["seq"] for e in events if e["type"] == "job_output"]
+    assert seqs == list(range(1, 501))
+    lines = [e["line"] for e in events if e["type"] == "job_output"]
+    assert lines[0].startswith("line 1 ") and lines[-1].startswith("line 500 ")
+    assert any(e["type"] == "job_progress" for e in events)
+
+    detail = httpx.get(
+        f"{asgi_server.base_url}/api/jobs/{job_id}/", headers=headers, timeout=10
+    ).json()
+    assert detail["status"] == "succeeded"
+    assert detail["progress"] == 100
+    assert detail["result"]["lines"] == 500
+    assert detail["log_line_count"] == 500
+    text = httpx.get(
+        f"{asgi_server.base_url}/api/jobs/{job_id}/logs", headers=headers, timeout=10
+    ).text
+    assert len(text.splitlines()) == 500
+
+
+def test_cancel_over_rest_stops_a_running_job_within_two_seconds(
+    make_user, asgi_server, celery_worker_process
+):
+    make_user("operator", email="cancel@example.com")
+    token = login(asgi_server.base_url, "cancel@example.com")
+    headers = {"Authorization": f"Bearer {token}"}
+    base = asgi_server.base_url
+    job_id = httpx.post(
+        f"{base}/api/jobs/diagnostics",
+        json={"lines": 100000, "interval_ms": 10},
+        headers=headers,
+        timeout=10,
+    ).json()["id"]
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        job = httpx.get(f"{base}/api/jobs/{job_id}/", headers=headers, timeout=10).json()
+        if job["status"] == "running" and job["log_line_count"] > 0:
+            break
+        time.sleep(0.1)
+    assert job["status"] == "running"
+
+    async def cancel_and_watch():
+        async with websockets.connect(f"{asgi_server.ws_url}/ws/jobs/?token={token}") as ws:
+            await ws.send(json.dumps({"type": "subscribe_job", "job_id": job_id}))
+            started = time.monotonic()
+            response = await asyncio.to_thread(
+                httpx.post, f"{base}/api/jobs/{job_id}/cancel", headers=headers, timeout=10
+            )
+            assert response.status_code == 202
+            while True:
+                event = json.loads(await asyncio.wait_for(ws.recv(), 10))
+                if event["type"] in ("job_failed", "job_completed"):
+                    return event, time.monotonic() - started
+
+    event, elapsed = asyncio.run(cancel_and_watch())
+    assert event["type"] == "job_failed" and event["status"] == "cancelled"
+    assert elapsed < 2.0
+    again = httpx.post(f"{base}/api/jobs/{job_id}/cancel", headers=headers, timeout=10)
+    assert again.status_code == 409

@@ -1,0 +1,157 @@
+"""Starting the platform's own processes (Celery worker, uvicorn) for tests and benchmarks.
+
+The end-to-end tests (conftest.py) and the benchmarks under bench/ use the same code, so a
+benchmark measures exactly the stack the tests prove.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from urllib.parse import quote
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+WORKER_QUEUES = "default,imports,webhooks,scripts,sync,ai"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class ManagedProcess:
+    """A child process in its own session, output to a log file, stopped with its group."""
+
+    def __init__(self, name: str, args: list[str], env: dict, log_path: Path):
+        self.name = name
+        self.log_path = Path(log_path)
+        self._log = open(self.log_path, "wb")  # noqa: SIM115 - closed in stop()
+        self.proc = subprocess.Popen(
+            args,
+            cwd=ROOT,
+            env=env,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def output(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def wait_for(self, check, timeout: float, what: str) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"{what} exited early:\n{self.output()[-4000:]}")
+            if check():
+                return
+            time.sleep(0.2)
+        raise RuntimeError(f"{what} did not start in {timeout}s:\n{self.output()[-4000:]}")
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, 15)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, 9)
+                self.proc.wait(5)
+        self._log.close()
+
+
+def start_worker(env: dict, log_path: Path, *, concurrency: int = 2) -> ManagedProcess:
+    """A real Celery worker (prefork) on every queue; returns once it is ready."""
+    worker = ManagedProcess(
+        "worker",
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "config",
+            "worker",
+            "-l",
+            "info",
+            "-Q",
+            WORKER_QUEUES,
+            "-c",
+            str(concurrency),
+            "-n",
+            f"w{os.getpid()}-{free_port()}@%h",
+            "--without-gossip",
+            "--without-mingle",
+        ],
+        env,
+        log_path,
+    )
+    worker.wait_for(lambda: b"ready." in worker.log_path.read_bytes(), 60, "celery worker")
+    return worker
+
+
+def start_asgi(env: dict, log_path: Path) -> ManagedProcess:
+    """uvicorn serving config.asgi (HTTP + WebSockets); sets `.base_url` and `.ws_url`."""
+    port = free_port()
+    server = ManagedProcess(
+        "asgi",
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "config.asgi:application",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+        ],
+        env,
+        log_path,
+    )
+    server.base_url = f"http://127.0.0.1:{port}"
+    server.ws_url = f"ws://127.0.0.1:{port}"
+
+    def up() -> bool:
+        try:
+            return httpx.get(f"{server.base_url}/health", timeout=1).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    server.wait_for(up, 60, "uvicorn")
+    return server
+
+
+def child_env(settings_module: str = "config.settings_test") -> dict:
+    """Environment for child processes of a Django process that is already set up: the same
+    database (incl. a test database), Redis prefixes and settings module."""
+    from django.conf import settings
+    from django.db import connection
+
+    env = dict(os.environ)
+    db = connection.settings_dict
+    env["DJANGO_SETTINGS_MODULE"] = settings_module
+    env["CHANNEL_PREFIX"] = settings.CHANNEL_LAYERS["default"]["CONFIG"]["prefix"]
+    env["CELERY_KEY_PREFIX"] = settings.CELERY_BROKER_TRANSPORT_OPTIONS["global_keyprefix"]
+    env["CACHE_KEY_PREFIX"] = settings.CACHES["default"]["KEY_PREFIX"]
+    host = db["HOST"] or ""
+    port = f":{db['PORT']}" if db.get("PORT") else ""
+    password = f":{quote(str(db['PASSWORD']), safe='')}" if db.get("PASSWORD") else ""
+    if host.startswith("/"):
+        # A unix socket directory: the form django-environ parses (see devtools.services).
+        path = f"{quote(host, safe='')}/{db['NAME']}"
+        env["DATABASE_URL"] = f"postgres://{db['USER']}{password}@{port}/{path}"
+    else:
+        env["DATABASE_URL"] = f"postgres://{db['USER']}{password}@{host}{port}/{db['NAME']}"
+    env["PYTHONPATH"] = str(ROOT)
+    return env
