@@ -3,4 +3,10 @@ from django.apps import AppConfig
 
 class WebhookConfig(AppConfig):
     name = "webhook"
+    verbose_name = "Webhooks"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self):
+        from webhook.services.events import connect_receivers
+
+        connect_receivers()

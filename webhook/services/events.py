@@ -1,0 +1,174 @@
+"""Platform events → webhook deliveries.
+
+`emit_event(event_type, data)` is the one entry point: the product and import signals are
+connected to it in `WebhookConfig.ready()` (see `connect_receivers`), and any code may call
+it directly. Deliveries are created only after the surrounding transaction commits, so a
+rolled-back change sends nothing.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from decimal import Decimal
+from functools import partial
+
+from django.db import transaction
+from django.utils import timezone
+
+from webhook.models import EventType
+
+from . import delivery
+
+logger = logging.getLogger(__name__)
+
+
+def emit_event(event_type: str, data: dict) -> None:
+    """Queue `event_type` with `data` for every enabled webhook subscribed to it.
+
+    The payload ({event_type, timestamp, data}) is built now, so it is a snapshot of the
+    moment of the event; delivery rows and Celery messages follow after commit.
+    """
+    if event_type not in EventType.values:
+        raise ValueError(f"Unknown webhook event type '{event_type}'.")
+    body = delivery.encode_body(delivery.build_payload(event_type, data))
+    # robust: a failure here is logged and never breaks the caller's other commit hooks.
+    transaction.on_commit(partial(delivery.create_deliveries, event_type, body), robust=True)
+
+
+# --- event data ----------------------------------------------------------------------------
+
+
+def product_event_data(product) -> dict:
+    """The `data` of a product event, from a Product instance or a snapshot dict."""
+    from webhook.serializers import ProductEventDataSerializer
+
+    if isinstance(product, dict):
+        # Deleted products arrive as a snapshot; keep our public fields only (e.g. no cost).
+        fields = ProductEventDataSerializer().fields
+        product = {key: value for key, value in product.items() if key in fields}
+    return dict(ProductEventDataSerializer(product).data)
+
+
+def import_data(job, summary: dict | None) -> dict:
+    """The `data` of an `import.completed` event: the job's identity and its summary."""
+    finished_at = getattr(job, "finished_at", None)
+    return {
+        "job_id": str(getattr(job, "pk", job)),
+        "kind": getattr(job, "kind", ""),
+        "status": str(getattr(job, "status", "")),
+        "title": getattr(job, "title", ""),
+        "finished_at": finished_at.isoformat() if finished_at else None,
+        "summary": summary or {},
+    }
+
+
+def sample_data(event_type: str, webhook) -> dict:
+    """Example `data` for the test action (clearly fake values)."""
+    now = timezone.now()
+    if event_type in (EventType.PRODUCT_CREATED, EventType.PRODUCT_UPDATED):
+        data = product_event_data(
+            {
+                "id": 0,
+                "sku": "SAMPLE-0001",
+                "name": "Sample product (webhook test)",
+                "description": "",
+                "price": Decimal("19.99"),
+                "compare_at_price": None,
+                "currency": "USD",
+                "stock_quantity": 0,
+                "is_active": False,
+                "category": "",
+                "attributes": {},
+                "image_urls": [],
+                "created_at": now,
+                "updated_at": now,
+            }
+        )
+        if event_type == EventType.PRODUCT_UPDATED:
+            data["changes"] = ["price"]
+        return data
+    if event_type == EventType.PRODUCT_DELETED:
+        return {"id": 0, "sku": "SAMPLE-0001", "name": "Sample product (webhook test)"}
+    if event_type == EventType.IMPORT_COMPLETED:
+        return {
+            "job_id": "00000000-0000-0000-0000-000000000000",
+            "kind": "catalog_import",
+            "status": "succeeded",
+            "title": "Sample import (webhook test)",
+            "finished_at": now.isoformat(),
+            "summary": {"created": 0, "updated": 0, "failed": 0},
+        }
+    return {"message": "Test event from the platform.", "webhook_id": webhook.pk}
+
+
+# --- signal receivers ----------------------------------------------------------------------
+
+
+def _guarded(event_type: str, build):
+    """Run a receiver without ever failing the sender: the product change is committed."""
+    try:
+        emit_event(event_type, build())
+    except Exception:  # logged: webhooks must never break a committed product change
+        logger.exception("webhook event %s could not be queued", event_type)
+
+
+def on_product_created(sender, product, **kwargs):
+    _guarded(EventType.PRODUCT_CREATED, lambda: product_event_data(product))
+
+
+def on_product_updated(sender, product, changes=None, **kwargs):
+    def build():
+        data = product_event_data(product)
+        names = changes.keys() if isinstance(changes, dict) else (changes or [])
+        data["changes"] = sorted(str(name) for name in names)
+        return data
+
+    _guarded(EventType.PRODUCT_UPDATED, build)
+
+
+def on_product_deleted(sender, product_data=None, **kwargs):
+    snapshot = product_data or {}
+    _guarded(EventType.PRODUCT_DELETED, lambda: product_event_data(snapshot))
+
+
+def on_import_completed(sender, job=None, summary=None, **kwargs):
+    _guarded(EventType.IMPORT_COMPLETED, lambda: import_data(job, summary))
+
+
+def connect_receivers() -> None:
+    """Connect the event sources (called from WebhookConfig.ready)."""
+    from product import signals as product_signals
+
+    product_signals.product_created.connect(
+        on_product_created, dispatch_uid="webhook.product_created"
+    )
+    product_signals.product_updated.connect(
+        on_product_updated, dispatch_uid="webhook.product_updated"
+    )
+    product_signals.product_deleted.connect(
+        on_product_deleted, dispatch_uid="webhook.product_deleted"
+    )
+
+    try:
+        import_signals = importlib.import_module("import_manager.signals")
+    except ModuleNotFoundError as exc:
+        if exc.name != "import_manager.signals":
+            raise
+        # The import app has not published its signal yet; emit_event still works directly.
+        logger.info("import_manager.signals not found: import.completed is not connected")
+        return
+    signal = getattr(import_signals, "import_completed", None)
+    if signal is None:
+        logger.warning("import_manager.signals has no import_completed signal")
+        return
+    signal.connect(on_import_completed, dispatch_uid="webhook.import_completed")
+
+
+def send_sample_event(webhook, event_type: str | None = None):
+    """The test action: send a sample `event_type` (default `webhook.test`) to `webhook`
+    now and return the recorded attempt (status code, duration, response excerpt)."""
+    from webhook.models import TEST_EVENT_TYPE
+
+    event_type = event_type or TEST_EVENT_TYPE
+    return delivery.send_test_event(webhook, sample_data(event_type, webhook), event_type)
