@@ -27,9 +27,14 @@ except ImportError:  # Windows: no install lock
 
 ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
-COMMANDS = {"run": "requirements.txt", "test": "requirements-dev.txt"}
+COMMANDS = {
+    "run": "requirements.txt",
+    "test": "requirements-dev.txt",
+    "bench": "requirements-dev.txt",
+}
 USAGE = """usage: python3 dev.py run                 run the platform (web, worker, beat)
-       python3 dev.py test [pytest args]  run the test-suite"""
+       python3 dev.py test [pytest args]  run the test-suite
+       python3 dev.py bench NAME [args]   run bench/NAME.py (see README, Benchmarks)"""
 
 
 def say(message: str) -> None:

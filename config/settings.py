@@ -170,20 +170,57 @@ CELERY_TIMEZONE = "UTC"
 JOB_RETENTION_DAYS = env.int("JOB_RETENTION_DAYS", default=30)
 # A running job whose heartbeat is older than this is considered orphaned (worker died).
 JOB_STALE_AFTER_SECONDS = env.int("JOB_STALE_AFTER_SECONDS", default=600)
-# Log lines are batched: flushed to the database/file/live stream at this interval or size.
-JOB_LOG_FLUSH_INTERVAL = env.float("JOB_LOG_FLUSH_INTERVAL", default=0.02)
+# Log lines are batched: a busy job flushes to the database/file/live stream at most this
+# often (seconds) or once this many lines wait; a line after a quiet spell goes at once.
+JOB_LOG_FLUSH_INTERVAL = env.float("JOB_LOG_FLUSH_INTERVAL", default=0.01)
 JOB_LOG_FLUSH_LINES = env.int("JOB_LOG_FLUSH_LINES", default=500)
 # Grace period before a cancel that was not honoured cooperatively is enforced by revoke.
 JOB_CANCEL_GRACE_SECONDS = env.float("JOB_CANCEL_GRACE_SECONDS", default=1.5)
 
 # --- Catalog (product, import_manager) -------------------------------------------------------
+# DELETE /api/products/bulk-delete/ deletes up to this many products inside the request;
+# a larger catalog is deleted by a "product.delete_all" job (one statement, ~0.5 s per 500k).
+PRODUCT_BULK_DELETE_INLINE_MAX_ROWS = env.int("PRODUCT_BULK_DELETE_INLINE_MAX_ROWS", default=50_000)
 # (keys of the product and import_manager apps go here)
 
 # --- Webhooks -------------------------------------------------------------------------------
 # (keys of the webhook app go here)
+# SSRF guard: webhook targets resolving to non-public addresses are refused unless they fall in
+# one of these networks (CIDRs). WEBHOOK_ALLOW_PRIVATE_TARGETS=1 (tests, local development)
+# allows loopback only; anything wider must be listed explicitly.
+WEBHOOK_ALLOWED_PRIVATE_NETWORKS = env.list(
+    "WEBHOOK_ALLOWED_PRIVATE_NETWORKS",
+    default=(
+        ["127.0.0.0/8", "::1/128"] if env.bool("WEBHOOK_ALLOW_PRIVATE_TARGETS", default=False) else []
+    ),
+)
+# Attempts per delivery (the first one included) and the exponential backoff between them:
+# delay(n) = min(BASE * FACTOR ** (n - 1), MAX) seconds, never less than a 429/503 Retry-After.
+WEBHOOK_MAX_ATTEMPTS = env.int("WEBHOOK_MAX_ATTEMPTS", default=8)
+WEBHOOK_RETRY_BASE_DELAY = env.float("WEBHOOK_RETRY_BASE_DELAY", default=10.0)
+WEBHOOK_RETRY_BACKOFF_FACTOR = env.float("WEBHOOK_RETRY_BACKOFF_FACTOR", default=4.0)
+# Kept below the Redis broker's visibility timeout (1 h) so a countdown never outlives it.
+WEBHOOK_RETRY_MAX_DELAY = env.float("WEBHOOK_RETRY_MAX_DELAY", default=3000.0)
+# Bytes of the receiver's response body kept on the delivery row.
+WEBHOOK_RESPONSE_EXCERPT_BYTES = env.int("WEBHOOK_RESPONSE_EXCERPT_BYTES", default=2048)
+# Delivery rows (every attempt) are deleted after this many days by the maintenance task.
+WEBHOOK_DELIVERY_RETENTION_DAYS = env.int("WEBHOOK_DELIVERY_RETENTION_DAYS", default=30)
+# A pending attempt overdue by this long (its Celery message was lost) is enqueued again.
+WEBHOOK_REQUEUE_AFTER_SECONDS = env.int("WEBHOOK_REQUEUE_AFTER_SECONDS", default=300)
+CELERY_BEAT_SCHEDULE["webhook.maintain_deliveries"] = {
+    "task": "webhook.tasks.maintain_deliveries",
+    "schedule": env.int("WEBHOOK_MAINTENANCE_INTERVAL_SECONDS", default=300),
+    "options": {"queue": "webhooks"},
+}
 
 # --- Script runner --------------------------------------------------------------------------
 # (keys of the scripts_runner app go here)
+# Per-run folders (working directory and HOME of each sandboxed script); empty means
+# DATA_DIR/script_runs, so run outputs are data files like any other.
+SCRIPTS_WORK_DIR = env("SCRIPTS_WORK_DIR", default="")
+# Extra environment variables copied into script children (e.g. HTTPS_PROXY); never secrets.
+# Named credentials are SCRIPT_CREDENTIAL_<NAME> variables, given only to scripts declaring them.
+SCRIPTS_ENV_ALLOWLIST = env.list("SCRIPTS_ENV_ALLOWLIST", default=[])
 
 # --- Auth ----------------------------------------------------------------------------------
 AUTH_USER_MODEL = "core.User"

@@ -9,7 +9,10 @@ class CoreConfig(AppConfig):
     def ready(self):
         from django.utils.module_loading import autodiscover_modules
 
-        from . import signals  # noqa: F401  (role groups after migrate)
+        from . import (
+            schema,  # noqa: F401  (OpenAPI extension for the bearer authentication)
+            signals,  # noqa: F401  (role groups after migrate)
+        )
 
         # Every app declares its job kinds in `<app>/jobs.py`; workers and web must know all.
         autodiscover_modules("jobs")

@@ -15,6 +15,12 @@ def echo_lines(ctx: JobContext) -> dict:
     lines = int(ctx.params.get("lines", 10))
     interval = float(ctx.params.get("interval_ms", 0)) / 1000
     fail_at = ctx.params.get("fail_at_line")
+    # An optional pause before the first line lets a client subscribe before output starts.
+    delay = float(ctx.params.get("delay_ms", 0)) / 1000
+    deadline = time.monotonic() + delay
+    while time.monotonic() < deadline:
+        ctx.check_cancelled()
+        time.sleep(min(0.05, max(0.0, deadline - time.monotonic())))
     started = time.time()
     for number in range(1, lines + 1):
         # The emit time lets a subscriber measure log() → receipt latency.

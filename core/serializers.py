@@ -134,3 +134,4 @@ class EchoJobSerializer(StrictSerializer):
     lines = serializers.IntegerField(min_value=1, max_value=1_000_000, default=10)
     interval_ms = serializers.IntegerField(min_value=0, max_value=10_000, default=0)
     fail_at_line = serializers.IntegerField(min_value=1, required=False)
+    delay_ms = serializers.IntegerField(min_value=0, max_value=60_000, default=0)

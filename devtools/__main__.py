@@ -3,7 +3,7 @@
 import signal
 import sys
 
-USAGE = "usage: python -m devtools run | test [pytest args]"
+USAGE = "usage: python -m devtools run | test [pytest args] | bench NAME [args]"
 
 
 def _exit_on_sigterm(signum, frame):
@@ -14,7 +14,7 @@ def _exit_on_sigterm(signum, frame):
 
 def main(argv: list[str]) -> int:
     """Dispatch to the `run` or `test` command and return its exit code."""
-    if not argv or argv[0] not in ("run", "test"):
+    if not argv or argv[0] not in ("run", "test", "bench"):
         print(USAGE, file=sys.stderr)
         return 2
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
@@ -22,6 +22,10 @@ def main(argv: list[str]) -> int:
         from devtools.run import run
 
         return run(argv[1:])
+    if argv[0] == "bench":
+        from devtools.bench import bench
+
+        return bench(argv[1:])
     from devtools.test import test
 
     return test(argv[1:])

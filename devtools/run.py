@@ -12,14 +12,15 @@ from pathlib import Path
 from devtools import ROOT, VAR_DIR, say
 from devtools.procs import manage
 from devtools.services import embedded_services
-from devtools.stack import WORKER_QUEUES
+from devtools.stack import UVICORN_WS_ARGS, WORKER_QUEUES
 
 
 def processes(port: int) -> dict[str, str]:
     """The three platform processes as shell commands, run with this venv's interpreter."""
     python = shlex.quote(sys.executable)
     return {
-        "web": f"{python} -m uvicorn config.asgi:application --host 127.0.0.1 --port {port}",
+        "web": f"{python} -m uvicorn config.asgi:application --host 127.0.0.1 --port {port} "
+        + " ".join(UVICORN_WS_ARGS),
         "worker": f"{python} -m celery -A config worker -l info -Q {WORKER_QUEUES} --concurrency 2",
         "beat": f"{python} -m celery -A config beat -l info "
         "-S django_celery_beat.schedulers:DatabaseScheduler",

@@ -2,9 +2,10 @@
 
 Writing and publishing one message per line cannot keep up with thousands of lines a second
 (ARCHITECTURE.md, measured facts), so a job's lines and progress updates go into an in-memory
-queue that a background thread drains every JOB_LOG_FLUSH_INTERVAL seconds (or as soon as
-JOB_LOG_FLUSH_LINES are waiting): one COPY into `core_joblogline`, one append to
-`logs/jobs/<id>.log`, one channel-layer event per batch, in order.
+queue that a background thread drains: a line after a quiet spell at once, a busy stream at
+most every JOB_LOG_FLUSH_INTERVAL seconds (or as soon as JOB_LOG_FLUSH_LINES are waiting).
+Each drain is one COPY into `core_joblogline`, one append to `logs/jobs/<id>.log` and one
+channel-layer event per run of lines, in order.
 
 The thread owns its own database connection (autocommit) and its own event loop, so lines
 are committed even if the job's own code runs inside a transaction that later rolls back.
@@ -56,7 +57,7 @@ class JobStream:
         self._items: list = []  # (seq, line, time) tuples and _Progress objects, in order
         self._cond = threading.Condition()
         self._closed = False
-        self._first_pending_at = 0.0
+        self._last_write_at = 0.0
         self._interval = settings.JOB_LOG_FLUSH_INTERVAL
         self._batch_lines = settings.JOB_LOG_FLUSH_LINES
         self._log_path = Path(settings.JOB_LOG_DIR) / f"{job_id}.log"
@@ -102,7 +103,6 @@ class JobStream:
 
     def _append(self, item) -> None:
         if not self._items:
-            self._first_pending_at = time.monotonic()
             self._cond.notify_all()
         self._items.append(item)
         if len(self._items) >= self._batch_lines:
@@ -114,12 +114,18 @@ class JobStream:
 
     # -- consumer side (the stream's thread) ---------------------------------------------
     def _take_batch(self):
+        """Wait for work and return everything queued, oldest first.
+
+        After a quiet spell a line goes out at once; while output keeps coming, writes are
+        spaced JOB_LOG_FLUSH_INTERVAL apart (or happen as soon as JOB_LOG_FLUSH_LINES wait),
+        so a chatty job costs a bounded number of writes and events per second.
+        """
         with self._cond:
             while not self._items and not self._closed:
                 self._cond.wait()
             if not self._items:
                 return None
-            deadline = self._first_pending_at + self._interval
+            deadline = self._last_write_at + self._interval
             while len(self._items) < self._batch_lines and not self._closed:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
@@ -133,6 +139,7 @@ class JobStream:
         loop = asyncio.new_event_loop()
         try:
             while (batch := self._take_batch()) is not None:
+                self._last_write_at = time.monotonic()
                 try:
                     self._write(batch, loop)
                 except Exception:

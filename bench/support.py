@@ -1,0 +1,62 @@
+"""What every benchmark needs: Django set up on its own database, and the platform's processes.
+
+Benchmarks run with `python3 dev.py bench NAME` (embedded services when DATABASE_URL /
+REDIS_URL are unset) or directly inside the venv with those variables set. Each benchmark
+uses a database of its own (created if missing), never the one `dev.py run` keeps data in.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+
+def setup_django(database: str) -> None:
+    """Point DATABASE_URL at `database` on the same server, create it, set Django up, migrate."""
+    import environ
+    import psycopg
+
+    from devtools.stack import database_url
+
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings_test")
+    db = environ.Env.db_url_config(os.environ["DATABASE_URL"])
+    params = {
+        "dbname": "postgres",
+        "user": db["USER"],
+        "host": db["HOST"] or None,
+        "port": db["PORT"] or None,
+        "password": db["PASSWORD"] or None,
+    }
+    with psycopg.connect(**params, autocommit=True) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [database]).fetchone()
+        if not exists:
+            conn.execute(f'CREATE DATABASE "{database}"')
+    db["NAME"] = database
+    os.environ["DATABASE_URL"] = database_url(db)
+
+    import django
+    from django.core.management import call_command
+
+    django.setup()
+    call_command("migrate", verbosity=0)
+
+
+def percentile(values: list[float], pct: float) -> float:
+    """The pct-th percentile (nearest rank) of `values`."""
+    ordered = sorted(values)
+    index = max(0, min(len(ordered) - 1, round(pct / 100 * len(ordered) + 0.5) - 1))
+    return ordered[index]
+
+
+def summary_ms(values: list[float]) -> str:
+    return (
+        f"p50 {percentile(values, 50):.1f} ms, p95 {percentile(values, 95):.1f} ms, "
+        f"p99 {percentile(values, 99):.1f} ms, max {max(values):.1f} ms, "
+        f"mean {statistics.fmean(values):.1f} ms"
+    )
