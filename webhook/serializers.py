@@ -102,8 +102,9 @@ class WebhookTestResultSerializer(serializers.Serializer):
 
 
 class ProductEventDataSerializer(serializers.Serializer):
-    """The `data` of product events. Our own, so the product API can change freely;
-    every field is optional so a partial snapshot (deleted products) serializes too."""
+    """The `data` of product events. Our own, so the product API can change freely.
+    Output only: fields missing from a snapshot (deleted products) are left out, None stays
+    None (no allow_null, which would turn a missing key into None)."""
 
     id = serializers.IntegerField(required=False)
     sku = serializers.CharField(required=False)
@@ -113,7 +114,7 @@ class ProductEventDataSerializer(serializers.Serializer):
         max_digits=12, decimal_places=2, coerce_to_string=True, required=False
     )
     compare_at_price = serializers.DecimalField(
-        max_digits=12, decimal_places=2, coerce_to_string=True, required=False, allow_null=True
+        max_digits=12, decimal_places=2, coerce_to_string=True, required=False
     )
     currency = serializers.CharField(required=False)
     stock_quantity = serializers.IntegerField(required=False)

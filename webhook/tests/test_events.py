@@ -1,0 +1,179 @@
+"""Event sources → deliveries, with real commits: nothing before commit, nothing on rollback.
+
+Transactional tests (slower) on purpose: commit hooks only run on a real commit.
+"""
+
+import json
+import sys
+import types
+from decimal import Decimal
+
+import pytest
+from django.db import transaction
+from django.dispatch import Signal
+
+from product.models import Product
+from product.signals import product_created, product_deleted, product_updated
+from webhook.models import EventType, WebhookDelivery
+from webhook.services import events
+from webhook.services.events import emit_event
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def payloads(event_type=None):
+    rows = WebhookDelivery.objects.order_by("id")
+    if event_type:
+        rows = rows.filter(event_type=event_type)
+    return [json.loads(row.request_body) for row in rows]
+
+
+def make_product(**fields):
+    values = {
+        "sku": "SKU-1",
+        "name": "Blue mug",
+        "price": Decimal("12.50"),
+        "cost": Decimal("4.00"),
+        "attributes": {"colour": "blue"},
+    }
+    return Product.objects.create(**{**values, **fields})
+
+
+def test_deliveries_are_created_and_published_only_after_commit(make_webhook, published):
+    make_webhook("http://127.0.0.1:9/")
+    with transaction.atomic():
+        emit_event(EventType.PRODUCT_CREATED, {"sku": "A"})
+        assert not WebhookDelivery.objects.exists()
+        assert published == []
+    [row] = WebhookDelivery.objects.all()
+    assert published == [(row.pk, 0)]
+
+
+def test_a_rolled_back_change_sends_nothing(make_webhook, published):
+    make_webhook("http://127.0.0.1:9/")
+    with pytest.raises(RuntimeError), transaction.atomic():
+        product = make_product()
+        product_created.send(sender=Product, product=product)
+        raise RuntimeError("the request failed after the event")
+    assert not WebhookDelivery.objects.exists()
+    assert published == []
+
+
+def test_product_created_signal_sends_our_product_data(make_webhook, published):
+    make_webhook("http://127.0.0.1:9/")
+    product = make_product()
+
+    product_created.send(sender=Product, product=product)
+
+    [payload] = payloads()
+    assert payload["event_type"] == "product.created"
+    data = payload["data"]
+    assert data["id"] == product.pk
+    assert data["sku"] == "SKU-1"
+    assert data["price"] == "12.50"  # money as a string, never a float
+    assert data["compare_at_price"] is None
+    assert data["attributes"] == {"colour": "blue"}
+    assert data["created_at"].endswith("Z")
+    assert "cost" not in data  # internal: not sent to the outside
+
+
+def test_product_updated_lists_the_changed_fields(make_webhook, published):
+    make_webhook("http://127.0.0.1:9/")
+    product = make_product()
+    product.price = Decimal("9.99")
+    product.save()
+
+    product_updated.send(sender=Product, product=product, changes=["price", "name"])
+
+    [payload] = payloads()
+    assert payload["event_type"] == "product.updated"
+    assert payload["data"]["price"] == "9.99"
+    assert payload["data"]["changes"] == ["name", "price"]
+
+
+def test_product_deleted_uses_the_snapshot_without_internal_fields(make_webhook, published):
+    make_webhook("http://127.0.0.1:9/")
+    snapshot = {"id": 7, "sku": "GONE-1", "name": "Old", "price": "3.00", "cost": "1.00"}
+
+    product_deleted.send(sender=Product, product_data=snapshot)
+
+    [payload] = payloads()
+    assert payload["event_type"] == "product.deleted"
+    assert payload["data"] == {"id": 7, "sku": "GONE-1", "name": "Old", "price": "3.00"}
+
+
+def test_signals_sent_inside_a_transaction_wait_for_its_commit(make_webhook, published):
+    make_webhook("http://127.0.0.1:9/")
+    with transaction.atomic():
+        product = make_product()
+        product_created.send(sender=Product, product=product)
+        assert not WebhookDelivery.objects.exists()
+    assert len(payloads("product.created")) == 1
+
+
+def test_import_completed_via_emit_event_sends_one_summary(make_webhook, published):
+    webhook = make_webhook("http://127.0.0.1:9/", event_types=[EventType.IMPORT_COMPLETED])
+    summary = {"created": 400_000, "updated": 100_000, "failed": 0}
+
+    emit_event(EventType.IMPORT_COMPLETED, {"job_id": "j-1", "summary": summary})
+
+    [row] = webhook.deliveries.all()
+    assert row.event_type == "import.completed"
+    assert payloads()[0]["data"] == {"job_id": "j-1", "summary": summary}
+
+
+def test_import_completed_receiver_builds_data_from_the_job(make_webhook, published):
+    make_webhook("http://127.0.0.1:9/", event_types=[EventType.IMPORT_COMPLETED])
+    job = types.SimpleNamespace(
+        pk="5b0c", kind="catalog_import", status="succeeded", title="Spring", finished_at=None
+    )
+
+    events.on_import_completed(sender=None, job=job, summary={"created": 2})
+
+    data = payloads()[0]["data"]
+    assert data == {
+        "job_id": "5b0c",
+        "kind": "catalog_import",
+        "status": "succeeded",
+        "title": "Spring",
+        "finished_at": None,
+        "summary": {"created": 2},
+    }
+
+
+def test_import_signal_is_connected_when_the_module_exists(make_webhook, published, monkeypatch):
+    make_webhook("http://127.0.0.1:9/", event_types=[EventType.IMPORT_COMPLETED])
+    fake = types.ModuleType("import_manager.signals")
+    fake.import_completed = Signal()
+    monkeypatch.setitem(sys.modules, "import_manager.signals", fake)
+
+    events.connect_receivers()
+    job = types.SimpleNamespace(pk=1, kind="catalog_import", status="succeeded", title="")
+    fake.import_completed.send(sender=None, job=job, summary={"created": 1})
+
+    assert payloads("import.completed")[0]["data"]["summary"] == {"created": 1}
+
+
+def test_missing_import_signals_module_is_tolerated(monkeypatch):
+    def missing(name, *args):
+        raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+
+    monkeypatch.setattr(events.importlib, "import_module", missing)
+    events.connect_receivers()  # does not raise; product receivers stay connected
+    assert product_created.has_listeners(Product)
+
+
+def test_a_failing_receiver_never_breaks_the_sender(make_webhook, published, monkeypatch):
+    make_webhook("http://127.0.0.1:9/")
+
+    def broken(product):
+        raise ValueError("cannot serialize")
+
+    monkeypatch.setattr(events, "product_event_data", broken)
+    product_created.send(sender=Product, product=make_product())  # no exception
+    assert not WebhookDelivery.objects.exists()
+
+
+def test_unknown_event_types_are_refused():
+    with pytest.raises(ValueError, match="Unknown webhook event type"):
+        emit_event("product.exploded", {})
