@@ -7,6 +7,7 @@ class WebhookConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):
+        from webhook import checks  # noqa: F401  (registers the system checks)
         from webhook.services.events import connect_receivers
 
         connect_receivers()

@@ -177,7 +177,13 @@ def attempt_delivery(delivery_id: int, *, allow_retry: bool = True) -> WebhookDe
     if not webhook.is_enabled and not delivery.is_test:
         outcome = Outcome(error="The webhook is disabled; nothing was sent.")
     else:
-        outcome = _send(webhook, delivery)
+        try:
+            outcome = _send(webhook, delivery)
+        except Exception:
+            # A bug must not leave the row "sending" until maintenance finds it: record the
+            # attempt as failed (retryable) and keep the traceback in the logs.
+            logger.exception("webhook delivery %s: unexpected error while sending", delivery_id)
+            outcome = Outcome(retryable=True, error="Internal error while sending; see the logs.")
     return _record(delivery, outcome, allow_retry=allow_retry)
 
 

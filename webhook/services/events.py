@@ -156,7 +156,7 @@ def connect_receivers() -> None:
         if exc.name != "import_manager.signals":
             raise
         # The import app has not published its signal yet; emit_event still works directly.
-        logger.info("import_manager.signals not found: import.completed is not connected")
+        logger.debug("import_manager.signals not found: import.completed is not connected")
         return
     signal = getattr(import_signals, "import_completed", None)
     if signal is None:

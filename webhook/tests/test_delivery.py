@@ -424,3 +424,29 @@ def test_secret_never_reaches_logs_or_delivery_rows(receiver, make_webhook, publ
     assert "webhook delivery" in caplog.text  # the attempts were logged
     for row in WebhookDelivery.objects.all():
         assert key_part not in json.dumps(row.request_headers) + row.request_body + row.error
+
+
+def test_an_unexpected_error_is_recorded_and_retried(make_webhook, published, monkeypatch):
+    webhook = make_webhook("http://127.0.0.1:9/")
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("bug")
+
+    monkeypatch.setattr(delivery_service, "_post", broken)
+    committed(emit_event, EventType.PRODUCT_CREATED, DATA)
+    committed(attempt_delivery, published.pop(0)[0])
+
+    first = attempts(webhook)[0]
+    assert first.status == DeliveryStatus.RETRYING
+    assert first.error == "Internal error while sending; see the logs."
+    assert len(published) == 1
+
+
+def test_a_bad_allow_list_entry_fails_the_system_check(settings):
+    from webhook.checks import check_allowed_private_networks
+
+    settings.WEBHOOK_ALLOWED_PRIVATE_NETWORKS = ["127.0.0.0/8"]
+    assert check_allowed_private_networks(None) == []
+    settings.WEBHOOK_ALLOWED_PRIVATE_NETWORKS = ["10.0.0.0/33"]
+    [error] = check_allowed_private_networks(None)
+    assert error.id == "webhook.E001"
