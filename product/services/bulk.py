@@ -1,0 +1,133 @@
+"""Set-based catalog changes: delete everything, change many prices in one statement.
+
+These paths send no per-product signals (see product.signals): a single statement over
+500k rows must not turn into 500k webhook events.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from django.conf import settings
+from django.db import DataError, connection, transaction
+from django.db.models import DecimalField, F, Value
+from django.db.models.functions import Cast, Floor, Greatest, Now, Round
+
+from core.exceptions import PlatformError
+from core.models import Job
+from core.services.jobs import start_job
+from product.filters import ProductFilter
+from product.models import Product
+
+DELETE_ALL_JOB_KIND = "product.delete_all"
+PRICE_CHANGE_MODES = ("set", "percent", "fixed")
+#: The largest price the column (NUMERIC(12, 2)) can hold.
+PRICE_LIMIT = Decimal("9999999999.99")
+
+
+class PriceOutOfRange(PlatformError):
+    code = "price_out_of_range"
+
+
+@dataclass(frozen=True)
+class DeleteAllOutcome:
+    """Either `deleted` (done in the request) or `job` (started; the table was large)."""
+
+    deleted: int | None = None
+    job: Job | None = None
+
+
+def delete_all_products() -> int:
+    """Delete every product in one statement; returns how many were deleted.
+
+    Plain SQL on purpose: `QuerySet.delete()` silently switches from one DELETE to loading
+    every row into memory as soon as anyone connects a pre/post_delete receiver or adds a
+    cascading relation, which at 500k rows is minutes instead of about half a second. A
+    table that other rows reference fails here with an IntegrityError instead of cascading.
+    """
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(f"DELETE FROM {Product._meta.db_table}")  # noqa: S608 - constant name
+        return cursor.rowcount
+
+
+def request_delete_all_products(*, owner=None) -> DeleteAllOutcome:
+    """Delete every product now if the catalog is small, else start a job that does it.
+
+    "Small" is at most `PRODUCT_BULK_DELETE_INLINE_MAX_ROWS` products, so that an HTTP
+    request never holds a worker for long; the job reports its progress at /api/jobs/.
+    """
+    limit = settings.PRODUCT_BULK_DELETE_INLINE_MAX_ROWS
+    # Asks for one row past the limit instead of counting the whole table.
+    large = Product.objects.order_by()[limit : limit + 1].exists()
+    if large:
+        job = start_job(DELETE_ALL_JOB_KIND, owner=owner, title="Delete all products")
+        return DeleteAllOutcome(job=job)
+    return DeleteAllOutcome(deleted=delete_all_products())
+
+
+def bulk_update_prices(
+    *,
+    mode: str,
+    value: Decimal,
+    filters: Mapping[str, Any],
+    ending: Decimal | None = None,
+) -> int:
+    """Change the price of every product matching `filters` with one UPDATE statement.
+
+    `mode`: "set" (price = value), "percent" (price * (1 + value/100)) or "fixed"
+    (price + value). The result is rounded to cents (half up) and never below zero; with
+    `ending` (e.g. Decimal("0.99")) the whole units are kept and the cents replaced by it.
+    `filters` are the list filters (`ProductFilter`, without ordering). Only rows whose
+    price actually changes are written (and get a new `updated_at`); returns their count.
+
+    Raises PlatformError for invalid filters and PriceOutOfRange when a result would not
+    fit the price column.
+    """
+    queryset = _filtered(filters)
+    new_price = _price_expression(mode, Decimal(value), ending)
+    try:
+        with transaction.atomic():
+            return queryset.exclude(price=new_price).update(price=new_price, updated_at=Now())
+    except DataError as exc:
+        raise PriceOutOfRange(
+            f"The change would make a price larger than {PRICE_LIMIT}; nothing was changed."
+        ) from exc
+
+
+def _filtered(filters: Mapping[str, Any]):
+    if "ordering" in filters:
+        raise PlatformError("Ordering is not a filter.", fields={"ordering": ["Unknown filter."]})
+    data = {key: _as_query_value(item) for key, item in filters.items()}
+    filterset = ProductFilter(data=data, queryset=Product.objects.order_by())
+    if not filterset.is_valid():
+        errors = {key: list(messages) for key, messages in filterset.errors.items()}
+        raise PlatformError("Invalid filters.", fields={"filters": errors})
+    return filterset.qs.order_by()
+
+
+def _as_query_value(item: Any) -> str:
+    """Filters arrive as JSON values; the FilterSet reads them as query-string text."""
+    if isinstance(item, bool):
+        return "true" if item else "false"
+    return "" if item is None else str(item)
+
+
+def _price_expression(mode: str, value: Decimal, ending: Decimal | None):
+    money = DecimalField(max_digits=12, decimal_places=2)
+    price = F("price")
+    if mode == "set":
+        raw = Value(value, output_field=money)
+    elif mode == "percent":
+        raw = price * Value((Decimal(100) + value) / Decimal(100))
+    elif mode == "fixed":
+        raw = price + Value(value, output_field=money)
+    else:
+        raise PlatformError(f"Unknown mode '{mode}'.", fields={"mode": ["Unknown mode."]})
+    # PostgreSQL's round(numeric, 2) rounds half away from zero: half up for prices >= 0.
+    result = Greatest(Round(raw, 2, output_field=money), Value(Decimal("0.00")))
+    if ending is not None:
+        result = Floor(result, output_field=money) + Value(ending, output_field=money)
+    return Cast(result, output_field=money)

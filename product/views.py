@@ -1,0 +1,90 @@
+"""Product API: CRUD, bulk delete, bulk price update. Thin: the services do the work."""
+
+from django_filters.rest_framework import DjangoFilterBackend
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+from rest_framework import status, viewsets
+from rest_framework.decorators import action
+from rest_framework.response import Response
+
+from core.api.serializers import ErrorSerializer
+from core.serializers import JobSerializer
+from product.filters import ProductFilter
+from product.models import Product
+from product.pagination import ProductPagination
+from product.serializers import (
+    BulkDeleteResultSerializer,
+    BulkDeleteSerializer,
+    BulkPriceUpdateResultSerializer,
+    BulkPriceUpdateSerializer,
+    ProductSerializer,
+)
+from product.services.bulk import bulk_update_prices, request_delete_all_products
+from product.services.catalog import create_product, delete_product, update_product
+
+ERRORS = {400: ErrorSerializer, 403: ErrorSerializer}
+
+
+@extend_schema_view(
+    list=extend_schema(responses={200: ProductSerializer(many=True), 400: ErrorSerializer}),
+    create=extend_schema(responses={201: ProductSerializer, **ERRORS}),
+    update=extend_schema(responses={200: ProductSerializer, **ERRORS, 404: ErrorSerializer}),
+    partial_update=extend_schema(
+        responses={200: ProductSerializer, **ERRORS, 404: ErrorSerializer}
+    ),
+    destroy=extend_schema(responses={204: None, 403: ErrorSerializer, 404: ErrorSerializer}),
+)
+class ProductViewSet(viewsets.ModelViewSet):
+    """The catalog. Viewers read; operators change; only admins may delete everything.
+
+    A SKU is unique regardless of letter case: a conflict is a 400 naming the other product.
+    """
+
+    queryset = Product.objects.all()
+    serializer_class = ProductSerializer
+    filterset_class = ProductFilter
+    pagination_class = ProductPagination
+    # Search and ordering are part of ProductFilter (trigram-indexed, validated), so the
+    # project's default SearchFilter/OrderingFilter backends are not used here.
+    filter_backends = [DjangoFilterBackend]
+    action_roles = {"bulk_delete": "admin"}
+
+    def perform_create(self, serializer):
+        serializer.instance = create_product(serializer.validated_data)
+
+    def perform_update(self, serializer):
+        serializer.instance = update_product(serializer.instance, serializer.validated_data)
+
+    def perform_destroy(self, instance):
+        delete_product(instance)
+
+    @extend_schema(
+        request=BulkDeleteSerializer,
+        responses={
+            200: OpenApiResponse(BulkDeleteResultSerializer, description="Deleted now."),
+            202: OpenApiResponse(
+                BulkDeleteResultSerializer, description="A job was started (large catalog)."
+            ),
+            **ERRORS,
+        },
+    )
+    @action(detail=False, methods=["delete"], url_path="bulk-delete")
+    def bulk_delete(self, request):
+        """Delete every product. Needs {"confirm": true}; a large catalog is deleted by a job."""
+        BulkDeleteSerializer(data=request.data).is_valid(raise_exception=True)
+        outcome = request_delete_all_products(owner=request.user)
+        if outcome.job is not None:
+            body = {"deleted": None, "job": JobSerializer(outcome.job).data}
+            return Response(body, status=status.HTTP_202_ACCEPTED)
+        return Response({"deleted": outcome.deleted, "job": None})
+
+    @extend_schema(
+        request=BulkPriceUpdateSerializer,
+        responses={200: BulkPriceUpdateResultSerializer, **ERRORS},
+    )
+    @action(detail=False, methods=["post"], url_path="bulk-price-update")
+    def bulk_price_update(self, request):
+        """Set, or change by a percentage or an amount, the price of every matching product,
+        in one statement."""
+        serializer = BulkPriceUpdateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        return Response({"updated": bulk_update_prices(**serializer.validated_data)})
