@@ -104,8 +104,9 @@ def open_output(path: str | os.PathLike, mode: str = "w", *, encoding: str = "ut
     """Open a file for writing without following a symbolic link at its last component.
 
     Parameters were confined before the run, but a link planted afterwards must not redirect
-    the write (O_NOFOLLOW makes that an error instead).
+    the write (O_NOFOLLOW makes that an error instead). Missing parent folders are created.
     """
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
     flags = os.O_WRONLY | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0)
     flags |= os.O_APPEND if "a" in mode else os.O_TRUNC
     fd = os.open(path, flags, 0o644)

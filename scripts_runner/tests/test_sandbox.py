@@ -220,7 +220,7 @@ def test_stored_parameters_are_checked_again_when_the_job_runs(data_dir, tmp_pat
     source.write_text("sku\nA\n")
     job = create_script_job(
         "filter_products",
-        {"input_file": "products.csv", "sku_file": "products.csv", "reference": "sku_file"},
+        {"input_file": "products.csv", "sku_file": "products.csv", "output_file": "out.csv"},
     )
     # Between launch and run, the input becomes a link to a file outside the data directory.
     outside = tmp_path / "elsewhere.csv"
