@@ -188,11 +188,10 @@ PRODUCT_BULK_DELETE_INLINE_MAX_ROWS = env.int("PRODUCT_BULK_DELETE_INLINE_MAX_RO
 # SSRF guard: webhook targets resolving to non-public addresses are refused unless they fall in
 # one of these networks (CIDRs). WEBHOOK_ALLOW_PRIVATE_TARGETS=1 (tests, local development)
 # allows loopback only; anything wider must be listed explicitly.
+_WEBHOOK_LOOPBACK = ["127.0.0.0/8", "::1/128"]
 WEBHOOK_ALLOWED_PRIVATE_NETWORKS = env.list(
     "WEBHOOK_ALLOWED_PRIVATE_NETWORKS",
-    default=(
-        ["127.0.0.0/8", "::1/128"] if env.bool("WEBHOOK_ALLOW_PRIVATE_TARGETS", default=False) else []
-    ),
+    default=_WEBHOOK_LOOPBACK if env.bool("WEBHOOK_ALLOW_PRIVATE_TARGETS", default=False) else [],
 )
 # Attempts per delivery (the first one included) and the exponential backoff between them:
 # delay(n) = min(BASE * FACTOR ** (n - 1), MAX) seconds, never less than a 429/503 Retry-After.
@@ -361,5 +360,8 @@ LOGGING = {
         # Request bodies never get logged; keep Django's request errors at WARNING and up.
         "django.request": {"level": "WARNING", "propagate": True},
         "django.db.backends": {"level": "WARNING", "propagate": True},
+        # httpx logs every request URL (query strings included) at INFO.
+        "httpx": {"level": "WARNING", "propagate": True},
+        "httpcore": {"level": "WARNING", "propagate": True},
     },
 }

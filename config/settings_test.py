@@ -10,6 +10,8 @@ os.environ.setdefault("SECRET_KEY", "test-only-secret-key-not-for-production-012
 os.environ.setdefault("CHANNEL_PREFIX", f"test{os.getpid()}")
 os.environ.setdefault("CELERY_KEY_PREFIX", f"test{os.getpid()}:")
 os.environ.setdefault("CACHE_KEY_PREFIX", f"test{os.getpid()}")
+# Test receivers (webhooks, feeds, Shopify stand-ins) listen on 127.0.0.1.
+os.environ.setdefault("WEBHOOK_ALLOW_PRIVATE_TARGETS", "1")
 
 from .settings import *  # noqa: F403
 from .settings import REST_FRAMEWORK
