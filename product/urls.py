@@ -1,11 +1,11 @@
 from django.urls import include, path, re_path
-from rest_framework.routers import SimpleRouter
 
+from core.api.routers import OptionalSlashRouter
 from product.views import ProductViewSet
 from product.views_dashboard import DashboardStatsView
 
-# "/?": both /api/products/bulk-price-update and .../bulk-price-update/ work, as in core.
-router = SimpleRouter(trailing_slash="/?")
+# With or without the trailing slash (/api/products/bulk-price-update as the issue writes it).
+router = OptionalSlashRouter()
 router.register("products", ProductViewSet, basename="product")
 
 urlpatterns = [

@@ -1,0 +1,234 @@
+"""Bulk delete (confirmation, inline or as a job) and bulk price update (one statement)."""
+
+from decimal import Decimal
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from core.models import Job, JobStatus
+from core.services.jobs import execute_job
+from product.models import Product
+from product.services.bulk import DELETE_ALL_JOB_KIND, bulk_update_prices
+
+DELETE_URL = "/api/products/bulk-delete/"
+PRICE_URL = "/api/products/bulk-price-update"
+
+
+def many(count, **fields):
+    values = {"name": "Item", "price": Decimal("10.00")}
+    values.update(fields)
+    Product.objects.bulk_create(
+        Product(sku=f"{values.get('category', 'X')}-{n:04d}", **values) for n in range(count)
+    )
+
+
+def prices():
+    return {sku: str(price) for sku, price in Product.objects.values_list("sku", "price")}
+
+
+# --- bulk delete ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+def admin(client_for):
+    return client_for("admin")
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("body", [{}, {"confirm": False}, {"confirm": "nope"}, None])
+def test_bulk_delete_without_confirmation_is_a_400_and_deletes_nothing(admin, body):
+    many(3)
+    response = admin.delete(DELETE_URL, body, format="json")
+    assert response.status_code == 400
+    assert "confirm" in response.json()["error"]["fields"]
+    assert Product.objects.count() == 3
+
+
+@pytest.mark.django_db
+def test_bulk_delete_rejects_unknown_fields(admin):
+    response = admin.delete(DELETE_URL, {"confirm": True, "all": True}, format="json")
+    assert response.status_code == 400
+    assert "all" in response.json()["error"]["fields"]
+
+
+@pytest.mark.django_db
+def test_bulk_delete_is_for_admins_only(client_for):
+    many(2)
+    response = client_for("operator").delete(DELETE_URL, {"confirm": True}, format="json")
+    assert response.status_code == 403
+    assert Product.objects.count() == 2
+
+
+@pytest.mark.django_db
+def test_a_small_catalog_is_deleted_in_the_request(admin, settings, events):
+    settings.PRODUCT_BULK_DELETE_INLINE_MAX_ROWS = 10
+    many(10)
+    response = admin.delete(DELETE_URL, {"confirm": True}, format="json")
+    assert response.status_code == 200
+    assert response.json() == {"deleted": 10, "job": None}
+    assert not Product.objects.exists()
+    assert events == []  # bulk paths send no per-product events
+    assert not Job.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_large_catalog_is_deleted_by_a_job(client_for, settings, monkeypatch):
+    enqueued = []
+    monkeypatch.setattr("core.services.jobs._enqueue", lambda job: enqueued.append(job.pk))
+    settings.PRODUCT_BULK_DELETE_INLINE_MAX_ROWS = 10
+    many(11)
+    admin = client_for("admin")
+
+    response = admin.delete(DELETE_URL, {"confirm": True}, format="json")
+
+    assert response.status_code == 202
+    body = response.json()
+    assert body["deleted"] is None
+    assert body["job"]["kind"] == DELETE_ALL_JOB_KIND
+    assert body["job"]["status"] == JobStatus.PENDING
+    assert Product.objects.count() == 11  # nothing deleted by the request itself
+    job = Job.objects.get(pk=body["job"]["id"])
+    assert enqueued == [job.pk]  # enqueued once the request committed
+    assert job.owner == admin.user
+
+    execute_job(job.pk)
+
+    job.refresh_from_db()
+    assert job.status == JobStatus.SUCCEEDED, job.error
+    assert job.result == {"deleted": 11}
+    assert job.progress == 100
+    assert not Product.objects.exists()
+
+
+@pytest.mark.django_db
+def test_bulk_delete_is_one_statement(admin, settings):
+    settings.PRODUCT_BULK_DELETE_INLINE_MAX_ROWS = 1000
+    many(200)
+    with CaptureQueriesContext(connection) as captured:
+        admin.delete(DELETE_URL, {"confirm": True}, format="json")
+    deletes = [q["sql"] for q in captured.captured_queries if q["sql"].startswith("DELETE")]
+    assert deletes == ["DELETE FROM product_product"]
+
+
+# --- bulk price update ---------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "mode, value, ending, expected",
+    [
+        ("set", "19.95", None, "19.95"),
+        ("set", "19.95", "0.99", "19.99"),
+        ("percent", "10", None, "11.00"),  # 10.00 * 1.10
+        ("percent", "-12.5", None, "8.75"),
+        ("percent", "3.333", None, "10.33"),  # 10.3333 rounded to cents
+        ("percent", "0.05", None, "10.01"),  # 10.005: half rounds up
+        ("percent", "10", "0.99", "11.99"),
+        ("fixed", "2.5", None, "12.50"),
+        ("fixed", "-3", "0.99", "7.99"),
+        ("fixed", "-25", None, "0.00"),  # never below zero
+    ],
+)
+def test_price_change_modes_and_rounding(make_product, mode, value, ending, expected):
+    make_product(sku="A", price=Decimal("10.00"))
+    updated = bulk_update_prices(
+        mode=mode,
+        value=Decimal(value),
+        ending=None if ending is None else Decimal(ending),
+        filters={},
+    )
+    assert updated == 1
+    assert prices() == {"A": expected}
+
+
+@pytest.mark.django_db
+def test_price_update_over_a_filter_is_one_update_statement_returning_the_count(operator):
+    many(3, category="kitchen", price=Decimal("10.00"))
+    many(2, category="office", price=Decimal("10.00"))
+    Product.objects.filter(sku="kitchen-0002").update(is_active=False)
+    body = {
+        "mode": "percent",
+        "value": "20",
+        "ending": "0.99",
+        "filters": {"category": "kitchen", "is_active": True},
+    }
+
+    with CaptureQueriesContext(connection) as captured:
+        response = operator.post(PRICE_URL, body)
+
+    assert response.status_code == 200, response.json()
+    assert response.json() == {"updated": 2}
+    writes = [q["sql"] for q in captured.captured_queries if not q["sql"].startswith("SELECT")]
+    writes = [sql for sql in writes if "SAVEPOINT" not in sql]
+    assert len(writes) == 1 and writes[0].startswith("UPDATE")
+    assert prices() == {
+        "kitchen-0000": "12.99",
+        "kitchen-0001": "12.99",
+        "kitchen-0002": "10.00",
+        "office-0000": "10.00",
+        "office-0001": "10.00",
+    }
+
+
+@pytest.mark.django_db
+def test_rows_already_at_the_new_price_are_not_counted_or_touched(make_product):
+    same = make_product(sku="SAME", price=Decimal("5.00"))
+    make_product(sku="OTHER", price=Decimal("7.00"))
+    assert bulk_update_prices(mode="set", value=Decimal("5.00"), filters={}) == 1
+    assert Product.objects.get(pk=same.pk).updated_at == same.updated_at
+    assert Product.objects.get(sku="OTHER").updated_at > same.updated_at
+
+
+@pytest.mark.django_db
+def test_price_update_uses_the_list_filters(operator, make_product):
+    make_product(sku="MUG-1", name="Blue mug", price=Decimal("4.00"))
+    make_product(sku="MUG-2", name="Red mug", price=Decimal("40.00"))
+    make_product(sku="LAMP", name="Lamp", price=Decimal("4.00"))
+    body = {"mode": "fixed", "value": "1", "filters": {"name": "mug", "price_max": 10}}
+    response = operator.post(PRICE_URL, body)
+    assert response.json() == {"updated": 1}
+    assert prices() == {"MUG-1": "5.00", "MUG-2": "40.00", "LAMP": "4.00"}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "body, field",
+    [
+        ({"mode": "double", "value": "1", "filters": {}}, "mode"),
+        ({"mode": "set", "value": "-1", "filters": {}}, "value"),
+        ({"mode": "set", "value": "abc", "filters": {}}, "value"),
+        ({"mode": "percent", "value": "-101", "filters": {}}, "value"),
+        ({"mode": "set", "value": "1", "ending": "1.50", "filters": {}}, "ending"),
+        ({"mode": "set", "value": "1"}, "filters"),
+        ({"mode": "set", "value": "1", "filters": {"colour": "red"}}, "filters"),
+        ({"mode": "set", "value": "1", "filters": {"ordering": "price"}}, "filters"),
+        ({"mode": "set", "value": "1", "filters": {"name": ["a", "b"]}}, "filters"),
+        ({"mode": "set", "value": "1", "filters": {"name": "ab"}}, "filters"),
+        ({"mode": "set", "value": "1", "filters": {"is_active": "perhaps"}}, "filters"),
+        ({"mode": "set", "value": "1", "filters": {}, "dry_run": True}, "dry_run"),
+    ],
+)
+def test_bad_price_update_input_is_a_400(operator, make_product, body, field):
+    make_product(price=Decimal("3.00"))
+    response = operator.post(PRICE_URL, body)
+    assert response.status_code == 400, response.content
+    assert field in response.json()["error"]["fields"]
+    assert set(prices().values()) == {"3.00"}
+
+
+@pytest.mark.django_db
+def test_a_result_too_large_for_the_column_is_a_400_changing_nothing(operator, make_product):
+    make_product(sku="BIG", price=Decimal("9000000000.00"))
+    make_product(sku="SMALL", price=Decimal("1.00"))
+    response = operator.post(PRICE_URL, {"mode": "percent", "value": "1000", "filters": {}})
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "price_out_of_range"
+    assert prices() == {"BIG": "9000000000.00", "SMALL": "1.00"}
+
+
+@pytest.mark.django_db
+def test_viewers_cannot_change_prices(viewer, make_product):
+    make_product(price=Decimal("3.00"))
+    response = viewer.post(PRICE_URL, {"mode": "set", "value": "1", "filters": {}})
+    assert response.status_code == 403
