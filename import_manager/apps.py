@@ -3,4 +3,8 @@ from django.apps import AppConfig
 
 class ImportManagerConfig(AppConfig):
     name = "import_manager"
+    verbose_name = "Catalog imports"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self):
+        from . import receivers  # noqa: F401  (job_finished → import_completed, file cleanup)

@@ -1,0 +1,42 @@
+"""Signal receivers of the import app (connected in ImportManagerConfig.ready)."""
+
+import logging
+
+from django.db import transaction
+from django.db.models.signals import post_delete
+from django.dispatch import receiver
+
+from core.models import JobStatus
+from core.services.jobs import job_finished
+
+from .models import ImportRun
+from .services.runs import JOB_KIND, import_summary, remove_stored_file
+from .signals import import_completed
+
+logger = logging.getLogger(__name__)
+
+
+@receiver(job_finished, dispatch_uid="import_manager.import_completed")
+def announce_import_completed(sender, job, **kwargs):
+    """job_finished fires once the job's final state is stored; `import_completed` goes out
+    after the surrounding transaction (if any) commits, once per import."""
+    if job.kind != JOB_KIND or job.status != JobStatus.SUCCEEDED:
+        return
+    summary = import_summary(job)
+
+    def send():
+        for _receiver, response in import_completed.send_robust(
+            sender=ImportRun, job=job, summary=summary
+        ):
+            if isinstance(response, Exception):
+                logger.error(
+                    "an import_completed receiver failed for job %s", job.id, exc_info=response
+                )
+
+    transaction.on_commit(send)
+
+
+@receiver(post_delete, sender=ImportRun, dispatch_uid="import_manager.remove_file")
+def remove_import_file(sender, instance, **kwargs):
+    """A deleted job (e.g. by housekeeping) takes its stored import file with it."""
+    transaction.on_commit(lambda: remove_stored_file(instance))

@@ -1,0 +1,72 @@
+"""The columns an import file may have, and how a file's header maps onto them."""
+
+from __future__ import annotations
+
+import re
+
+from core.exceptions import PlatformError
+
+#: Every file must have these columns (values are checked row by row).
+REQUIRED_COLUMNS = ("sku", "name", "description", "price", "is_active")
+#: Known optional columns; a column the file does not have is left untouched on update.
+OPTIONAL_COLUMNS = (
+    "compare_at_price",
+    "cost",
+    "currency",
+    "stock_quantity",
+    "category",
+    "attributes",
+    "image_urls",
+)
+KNOWN_COLUMNS = REQUIRED_COLUMNS + OPTIONAL_COLUMNS
+
+_SEPARATORS = re.compile(r"[\s\-]+")
+
+
+class ImportFileError(PlatformError):
+    """The file as a whole cannot be imported (wrong header, unreadable, unsupported)."""
+
+    code = "import_file_error"
+
+
+def normalize_column(name) -> str:
+    """`" Is Active"` → `is_active`: headers match case-insensitively, spaces as underscores."""
+    text = str(name if name is not None else "").replace("\ufeff", "").strip().lower()
+    return _SEPARATORS.sub("_", text)
+
+
+class ColumnMap:
+    """Which position of a source row feeds which known column.
+
+    `positions` lists, in `columns` order, the index of each known column in the source row;
+    columns the file has but the importer does not know are reported in `ignored`.
+    """
+
+    def __init__(self, header):
+        names = [normalize_column(name) for name in header]
+        seen: dict[str, int] = {}
+        duplicates = []
+        for index, name in enumerate(names):
+            if not name:
+                continue
+            if name in seen:
+                duplicates.append(name)
+            else:
+                seen[name] = index
+        missing = [name for name in REQUIRED_COLUMNS if name not in seen]
+        if missing:
+            found = ", ".join(n for n in names if n) or "none"
+            raise ImportFileError(
+                f"Missing required column{'s' if len(missing) > 1 else ''}: "
+                f"{', '.join(missing)}. Found: {found}. Required: {', '.join(REQUIRED_COLUMNS)}.",
+                fields={"missing_columns": missing},
+            )
+        if duplicates:
+            raise ImportFileError(
+                f"Duplicate column{'s' if len(duplicates) > 1 else ''} in the header: "
+                f"{', '.join(sorted(set(duplicates)))}."
+            )
+        self.width = len(names)
+        self.columns = [name for name in KNOWN_COLUMNS if name in seen]
+        self.positions = [seen[name] for name in self.columns]
+        self.ignored = [name for name in names if name and name not in KNOWN_COLUMNS]

@@ -1,0 +1,47 @@
+"""The import-shaped view of a catalog import job (for the API and the admin page)."""
+
+from core.models import Job
+
+from ..models import ImportRowError, ImportRun
+
+
+def import_report(job: Job, *, with_errors: bool = True, run: ImportRun | None = None) -> dict:
+    """Filename, status, counters, progress and the kept row errors of an import job."""
+    if run is None:
+        run = ImportRun.objects.filter(job=job).first()
+    counters = job.counters or {}
+    result = job.result or {}
+
+    def figure(name: str) -> int:
+        return int(result.get(name, counters.get(name, 0)) or 0)
+
+    report = {
+        "job_id": job.id,
+        "filename": run.filename if run else "",
+        "format": (run.file_format if run else "") or result.get("format", ""),
+        "source": run.source if run else "",
+        "source_url": run.source_url if run else "",
+        "dry_run": run.dry_run if run else bool(job.params.get("dry_run")),
+        "status": job.status,
+        "phase": job.phase,
+        "progress": job.progress,
+        "total_rows": result.get("total_rows", counters.get("total_rows")),
+        "processed_rows": figure("processed_rows"),
+        "success_count": figure("success_count"),
+        "error_count": figure("error_count"),
+        "created": figure("created"),
+        "updated": figure("updated"),
+        "unchanged": figure("unchanged"),
+        "error": (job.error or "").split("\n\n", 1)[0],
+        "created_at": job.created_at,
+        "started_at": job.started_at,
+        "completed_at": job.finished_at,
+    }
+    if with_errors:
+        report["errors"] = [
+            {"row": row, "column": column, "message": message, "value": value}
+            for row, column, message, value in ImportRowError.objects.filter(job=job)
+            .order_by("row_number", "id")
+            .values_list("row_number", "column", "message", "value")
+        ]
+    return report

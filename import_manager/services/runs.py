@@ -1,0 +1,168 @@
+"""Starting catalog imports and running them as jobs (what views and jobs.py call)."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+from pathlib import Path
+
+from django.conf import settings
+from django.db import transaction
+
+from core.models import Job
+from core.services.jobs import JobContext, start_job
+
+from ..models import ImportRowError, ImportRun, ImportSource
+from .columns import ImportFileError
+from .importer import ImportOptions, import_catalog_file
+
+logger = logging.getLogger(__name__)
+
+JOB_KIND = "catalog_import"
+
+
+def data_path(relative: str) -> Path:
+    """An absolute path inside DATA_DIR for a stored relative one (refuses escapes)."""
+    root = Path(settings.DATA_DIR).resolve()
+    path = (root / relative).resolve()
+    if not path.is_relative_to(root):
+        raise ImportFileError("The import file is outside the data directory.")
+    return path
+
+
+def relative_data_path(path: Path) -> str:
+    return str(Path(path).resolve().relative_to(Path(settings.DATA_DIR).resolve()))
+
+
+def start_file_import(
+    path: Path, *, filename: str, file_format: str, owner=None, dry_run: bool = False
+) -> Job:
+    """Start a `catalog_import` job for a file already stored under DATA_DIR."""
+    relative = relative_data_path(path)
+    params = {
+        "source": ImportSource.UPLOAD,
+        "path": relative,
+        "filename": filename,
+        "format": file_format,
+        "dry_run": dry_run,
+    }
+    with transaction.atomic():
+        job = start_job(JOB_KIND, params=params, owner=owner, title=f"Import {filename}")
+        ImportRun.objects.create(
+            job=job,
+            filename=filename,
+            file_format=file_format,
+            source=ImportSource.UPLOAD,
+            stored_path=relative,
+            file_size=Path(path).stat().st_size,
+            dry_run=dry_run,
+        )
+    return job
+
+
+def start_url_import(
+    url: str, *, owner=None, dry_run: bool = False, file_format: str | None = None
+) -> Job:
+    """Start a `catalog_import` job that downloads `url` (SSRF-guarded) and imports it."""
+    from .fetch import check_url, filename_for_url
+
+    check_url(url)  # refuse private addresses now; the worker checks again when it fetches
+    filename = filename_for_url(url)
+    params = {"source": ImportSource.URL, "url": url, "format": file_format, "dry_run": dry_run}
+    with transaction.atomic():
+        job = start_job(JOB_KIND, params=params, owner=owner, title=f"Import {url[:200]}")
+        ImportRun.objects.create(
+            job=job,
+            filename=filename,
+            file_format=file_format or "",
+            source=ImportSource.URL,
+            source_url=url,
+            dry_run=dry_run,
+        )
+    return job
+
+
+def run_import_job(ctx: JobContext) -> dict:
+    """The body of a `catalog_import` job: fetch the feed if any, then import the file."""
+    params = ctx.params
+    run, _ = ImportRun.objects.get_or_create(  # a retried job gets its own run row
+        job=ctx.job,
+        defaults={
+            "filename": params.get("filename") or params.get("url", "")[:255],
+            "file_format": params.get("format") or "",
+            "source": params.get("source", ImportSource.UPLOAD),
+            "source_url": params.get("url", ""),
+            "stored_path": params.get("path", ""),
+            "dry_run": bool(params.get("dry_run")),
+        },
+    )
+    try:
+        if params.get("source") == ImportSource.URL:
+            from .fetch import download_feed
+
+            ctx.progress(0, phase="downloading")
+            target_dir = Path(settings.DATA_DIR) / "downloads" / ctx.job.id.hex
+            fetched = download_feed(params["url"], target_dir, file_format=params.get("format"))
+            ctx.log(f"Downloaded {fetched.size} bytes from {params['url']}")
+            run.stored_path = relative_data_path(fetched.path)
+            run.filename = fetched.filename
+            run.file_format = fetched.file_format
+            run.file_size = fetched.size
+            run.save(update_fields=["stored_path", "filename", "file_format", "file_size"])
+        path = data_path(run.stored_path)
+        if not path.is_file():
+            raise ImportFileError("The import file is gone (it may have been cleaned up).")
+        options = ImportOptions(
+            file_format=run.file_format or None,
+            dry_run=run.dry_run,
+            filename=run.filename,
+            job_id=ctx.job.id,
+        )
+        return import_catalog_file(path, ctx, options)
+    except ImportFileError as exc:
+        # The file as a whole failed: say why where the row errors are listed too.
+        ImportRowError.objects.create(job_id=ctx.job.id, message=exc.message[:500])
+        ctx.log(f"Import failed: {exc.message}")
+        raise
+
+
+def import_summary(job: Job) -> dict:
+    """The JSON-ready summary sent with `import_completed` (and shown by the API)."""
+    result = job.result or {}
+    counters = job.counters or {}
+
+    def figure(name):
+        return result.get(name, counters.get(name, 0))
+
+    run = ImportRun.objects.filter(job=job).first()
+    return {
+        "job_id": str(job.id),
+        "filename": result.get("filename") or (run.filename if run else ""),
+        "status": job.status,
+        "dry_run": bool(result.get("dry_run", run.dry_run if run else False)),
+        "total_rows": result.get("total_rows", counters.get("total_rows")),
+        "processed_rows": figure("processed_rows"),
+        "success_count": figure("success_count"),
+        "error_count": figure("error_count"),
+        "created": figure("created"),
+        "updated": figure("updated"),
+        "unchanged": figure("unchanged"),
+        "started_at": job.started_at.isoformat() if job.started_at else None,
+        "completed_at": job.finished_at.isoformat() if job.finished_at else None,
+    }
+
+
+def remove_stored_file(run: ImportRun) -> None:
+    """Delete the file of an import whose job is deleted (its folder is the run's own)."""
+    if not run.stored_path:
+        return
+    try:
+        path = data_path(run.stored_path)
+    except ImportFileError:
+        return
+    folder = path.parent
+    # Each stored file has a folder of its own: uploads/<id>/<name>, downloads/<id>/<name>.
+    if folder.parent.name in ("uploads", "downloads") and folder.parent.parent == data_path("."):
+        shutil.rmtree(folder, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)

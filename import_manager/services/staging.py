@@ -1,0 +1,257 @@
+# ruff: noqa: S608 - SQL is built from constants and a validated table name, never from input
+"""The staging table of one import: COPY a batch in, validate it set-based, upsert it.
+
+Rows arrive as text exactly as the file had them. PostgreSQL then does the work in three
+statements per batch, each one pass over the batch:
+
+1. `COPY` into an UNLOGGED staging table (no WAL; private to the import by its name);
+2. one `UPDATE` flags the bad rows (missing SKU, non-numeric price, unknown boolean, ...)
+   with the column and a message — far cheaper than checking 500,000 rows in Python;
+3. one `INSERT … SELECT DISTINCT ON (lower(sku)) … ORDER BY lower(sku), row_no DESC
+   ON CONFLICT (lower(sku)) DO UPDATE` writes the valid rows: within a batch the last row of a
+   SKU wins (case-insensitively), and later batches overwrite earlier ones, so the last row
+   of the file wins. Rows whose values equal the stored product are not rewritten.
+
+Only the columns the file has are written on update; for new products the other columns
+get the model's defaults.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from .columns import KNOWN_COLUMNS
+
+NUMBER_RE = r"^[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)$"
+INTEGER_RE = r"^[+-]?[0-9]{1,18}$"
+TRUE_WORDS = ("true", "t", "yes", "y", "1", "on")
+FALSE_WORDS = ("false", "f", "no", "n", "0", "off")
+MAX_MONEY = "1e10"  # NUMERIC(12, 2)
+TEXT_LIMITS = {"sku": 255, "name": 500, "category": 255}
+STAGE_NAME_RE = re.compile(r"^import_stage_[0-9a-f]{32}$")
+PRODUCT_TABLE = "product_product"
+
+
+def _words(words) -> str:
+    return "(" + ", ".join(f"'{word}'" for word in words) + ")"
+
+
+def _t(column: str) -> str:
+    """The trimmed value, NULL when empty."""
+    return f"nullif(btrim({column}), '')"
+
+
+def _problem(column: str, message: str, with_value: bool = True) -> str:
+    value = f"left({column}, 200)" if with_value else "NULL"
+    return f"ARRAY['{column}', '{message}', {value}]"
+
+
+def _checks(columns) -> list[str]:
+    """`WHEN … THEN ARRAY[column, message, value]` clauses for the columns present."""
+    present = set(columns)
+    clauses = []
+    for name in ("sku", "name"):
+        clauses.append(f"WHEN {_t(name)} IS NULL THEN {_problem(name, 'is required', False)}")
+        limit = TEXT_LIMITS[name]
+        clauses.append(
+            f"WHEN length(btrim({name})) > {limit} "
+            f"THEN {_problem(name, f'is longer than {limit} characters')}"
+        )
+    for name in ("price", "compare_at_price", "cost"):
+        if name not in present:
+            continue
+        if name == "price":
+            clauses.append(f"WHEN {_t(name)} IS NULL THEN {_problem(name, 'is required', False)}")
+        clauses += [
+            f"WHEN {_t(name)} !~ '{NUMBER_RE}' THEN {_problem(name, 'is not a number')}",
+            # A CASE only casts what the regular expression accepted.
+            f"WHEN round({_t(name)}::numeric, 2) >= {MAX_MONEY} "
+            f"THEN {_problem(name, 'is too large (at most 9999999999.99)')}",
+            f"WHEN {_t(name)}::numeric < 0 THEN {_problem(name, 'must not be negative')}",
+        ]
+    clauses += [
+        f"WHEN {_t('is_active')} IS NULL THEN {_problem('is_active', 'is required', False)}",
+        f"WHEN lower(btrim(is_active)) NOT IN {_words(TRUE_WORDS + FALSE_WORDS)} "
+        f"THEN {_problem('is_active', 'is not a boolean (use true/false, yes/no or 1/0)')}",
+    ]
+    if "currency" in present:
+        clauses.append(
+            f"WHEN upper({_t('currency')}) !~ '^[A-Z]{{3}}$' "
+            f"THEN {_problem('currency', 'is not a 3-letter currency code')}"
+        )
+    if "stock_quantity" in present:
+        clauses += [
+            f"WHEN {_t('stock_quantity')} !~ '{INTEGER_RE}' "
+            f"THEN {_problem('stock_quantity', 'is not a whole number')}",
+            f"WHEN {_t('stock_quantity')}::bigint NOT BETWEEN -2147483648 AND 2147483647 "
+            f"THEN {_problem('stock_quantity', 'is out of range')}",
+        ]
+    if "category" in present:
+        clauses.append(
+            f"WHEN length(btrim(category)) > {TEXT_LIMITS['category']} "
+            f"THEN {_problem('category', 'is longer than 255 characters')}"
+        )
+    texts = ", ".join(c for c in ("sku", "name", "description", "category") if c in present)
+    clauses.append(
+        f"WHEN strpos(concat({texts}), U&'\\FFFD') > 0 THEN ARRAY['', "
+        "'contains bytes that are not valid UTF-8, or a NUL character', NULL]"
+    )
+    return clauses
+
+
+def _value_sql(name: str) -> str:
+    """SELECT expression turning the staged text of a valid row into the product value."""
+    return {
+        "sku": "btrim(sku)",
+        "name": "btrim(name)",
+        "description": "coalesce(description, '')",
+        "price": "round(btrim(price)::numeric, 2)",
+        "is_active": f"lower(btrim(is_active)) IN {_words(TRUE_WORDS)}",
+        "compare_at_price": f"round({_t('compare_at_price')}::numeric, 2)",
+        "cost": f"round({_t('cost')}::numeric, 2)",
+        "currency": f"coalesce(upper({_t('currency')}), 'USD')",
+        "stock_quantity": f"coalesce({_t('stock_quantity')}::integer, 0)",
+        "category": "coalesce(btrim(category), '')",
+        "attributes": "coalesce(nullif(attributes, '')::jsonb, '{}'::jsonb)",
+        "image_urls": (
+            "coalesce(ARRAY(SELECT jsonb_array_elements_text(nullif(image_urls, '')::jsonb)),"
+            " '{}'::text[])"
+        ),
+    }[name]
+
+
+#: Values of a new product for the optional columns a file does not have (model defaults).
+DEFAULTS = {
+    "compare_at_price": "NULL",
+    "cost": "NULL",
+    "currency": "'USD'",
+    "stock_quantity": "0",
+    "category": "''",
+    "attributes": "'{}'::jsonb",
+    "image_urls": "'{}'::text[]",
+}
+
+
+@dataclass
+class BatchOutcome:
+    flagged: int = 0  # rows the SQL validation rejected
+    errors: list | None = None  # [(row_number, column, message, value)], at most `room`
+    distinct: int = 0  # valid rows left after "last row of a SKU wins"
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+
+
+class StagingTable:
+    """One import's staging table. `columns`: the known columns the file has."""
+
+    def __init__(self, cursor, name: str, columns):
+        if not STAGE_NAME_RE.match(name):
+            raise ValueError(f"bad staging table name {name!r}")
+        self.cursor = cursor
+        self.name = name
+        self.columns = list(columns)
+        self._validate_sql = self._build_validate()
+        self._upsert_sql = self._build_upsert()
+        self._predict_sql = self._build_predict()
+
+    # -- lifecycle -----------------------------------------------------------------------
+    def create(self) -> None:
+        columns = ", ".join(f"{name} text" for name in KNOWN_COLUMNS)
+        self.cursor.execute(
+            f"CREATE UNLOGGED TABLE IF NOT EXISTS {self.name} (row_no bigint, {columns}, "
+            "err_column text, err_message text, err_value text)"
+            " WITH (autovacuum_enabled = false)"
+        )
+
+    def drop(self) -> None:
+        self.cursor.execute(f"DROP TABLE IF EXISTS {self.name}")
+
+    def clear(self) -> None:
+        self.cursor.execute(f"TRUNCATE {self.name}")
+
+    def copy(self, extra_columns=()):
+        """A psycopg COPY context for rows `(row_no, *values in columns order, *extra)`."""
+        names = ", ".join(["row_no", *self.columns, *extra_columns])
+        return self.cursor.copy(f"COPY {self.name} ({names}) FROM STDIN")
+
+    # -- per batch -----------------------------------------------------------------------
+    def validate(self) -> int:
+        """Flag the bad rows of the staged batch; returns how many were flagged."""
+        self.cursor.execute(self._validate_sql)
+        return self.cursor.rowcount
+
+    def flagged_rows(self, limit: int) -> list:
+        """The first `limit` flagged rows: (row_number, column, message, value)."""
+        if limit <= 0:
+            return []
+        self.cursor.execute(
+            f"SELECT row_no, coalesce(err_column, ''), err_message, coalesce(err_value, '')"
+            f" FROM {self.name} WHERE err_message IS NOT NULL ORDER BY row_no LIMIT %s",
+            [limit],
+        )
+        return self.cursor.fetchall()
+
+    def upsert(self) -> tuple[int, int, int]:
+        """Write the valid rows; returns (created, updated, distinct SKUs)."""
+        self.cursor.execute(self._upsert_sql)
+        created, updated, distinct = self.cursor.fetchone()
+        return created or 0, updated or 0, distinct or 0
+
+    def predict(self) -> tuple[int, int, int]:
+        """Dry run: (would create, would update, distinct SKUs), writing nothing."""
+        self.cursor.execute(self._predict_sql)
+        created, updated, distinct = self.cursor.fetchone()
+        return created or 0, updated or 0, distinct or 0
+
+    # -- SQL -----------------------------------------------------------------------------
+    def _build_validate(self) -> str:
+        cases = "\n        ".join(_checks(self.columns))
+        return (
+            f"UPDATE {self.name} AS s SET err_column = v.p[1], err_message = v.p[2],"
+            f" err_value = v.p[3]\n"
+            f"FROM (SELECT row_no, CASE\n        {cases}\n    END AS p\n"
+            f"    FROM {self.name} WHERE err_message IS NULL) AS v\n"
+            "WHERE s.row_no = v.row_no AND v.p IS NOT NULL"
+        )
+
+    def _latest_sql(self) -> str:
+        return (
+            f"SELECT DISTINCT ON (lower(btrim(sku))) * FROM {self.name}"
+            " WHERE err_message IS NULL ORDER BY lower(btrim(sku)), row_no DESC"
+        )
+
+    def _build_upsert(self) -> str:
+        optional = [name for name in DEFAULTS]
+        insert_columns = ["sku", "name", "description", "price", "is_active", *optional]
+        values = [
+            _value_sql(name) if name in self.columns else DEFAULTS[name] for name in insert_columns
+        ]
+        # Only what the file has is overwritten; the SKU takes the spelling of the last row.
+        updated = [name for name in insert_columns if name in self.columns]
+        assignments = ", ".join(f"{name} = EXCLUDED.{name}" for name in updated)
+        current = ", ".join(f"p.{name}" for name in updated)
+        incoming = ", ".join(f"EXCLUDED.{name}" for name in updated)
+        return (
+            f"WITH latest AS ({self._latest_sql()}),\n"
+            f"written AS (\n"
+            f"  INSERT INTO {PRODUCT_TABLE} AS p (created_at, updated_at, "
+            f"{', '.join(insert_columns)})\n"
+            f"  SELECT now(), now(), {', '.join(values)} FROM latest\n"
+            f"  ON CONFLICT (lower(sku)) DO UPDATE SET {assignments},"
+            f" updated_at = EXCLUDED.updated_at\n"
+            # Rewriting an identical row would churn every index for nothing.
+            f"  WHERE ({current}) IS DISTINCT FROM ({incoming})\n"
+            f"  RETURNING (p.xmax = 0) AS created\n"
+            f")\n"
+            "SELECT count(*) FILTER (WHERE created), count(*) FILTER (WHERE NOT created),"
+            " (SELECT count(*) FROM latest) FROM written"
+        )
+
+    def _build_predict(self) -> str:
+        return (
+            f"SELECT count(*) FILTER (WHERE p.id IS NULL), count(p.id), count(*)"
+            f" FROM ({self._latest_sql()}) AS l"
+            f" LEFT JOIN {PRODUCT_TABLE} AS p ON lower(p.sku) = lower(btrim(l.sku))"
+        )
