@@ -178,6 +178,16 @@ JOB_LOG_FLUSH_LINES = env.int("JOB_LOG_FLUSH_LINES", default=500)
 JOB_CANCEL_GRACE_SECONDS = env.float("JOB_CANCEL_GRACE_SECONDS", default=1.5)
 
 # --- Catalog (product, import_manager) -------------------------------------------------------
+# import_manager: uploads stream to DATA_DIR/uploads, feeds to DATA_DIR/downloads.
+IMPORT_MAX_UPLOAD_BYTES = env.int("IMPORT_MAX_UPLOAD_BYTES", default=300 * 1024 * 1024)
+IMPORT_MAX_XLSX_INFLATED_BYTES = env.int("IMPORT_MAX_XLSX_INFLATED_BYTES", default=2 * 1024**3)
+IMPORT_BATCH_ROWS = env.int("IMPORT_BATCH_ROWS", default=100_000)  # upper bound per batch
+IMPORT_BATCH_SECONDS = env.float("IMPORT_BATCH_SECONDS", default=0.6)  # batch size target
+IMPORT_MAX_ERRORS_KEPT = env.int("IMPORT_MAX_ERRORS_KEPT", default=1000)
+# Feed URLs resolving to private/loopback/link-local addresses are refused unless allowed.
+IMPORT_URL_ALLOW_PRIVATE = env.bool("IMPORT_URL_ALLOW_PRIVATE", default=False)
+IMPORT_URL_TIMEOUT = env.float("IMPORT_URL_TIMEOUT", default=30.0)
+IMPORT_URL_MAX_REDIRECTS = env.int("IMPORT_URL_MAX_REDIRECTS", default=5)
 # DELETE /api/products/bulk-delete/ deletes up to this many products inside the request;
 # a larger catalog is deleted by a "product.delete_all" job (one statement, ~0.5 s per 500k).
 PRODUCT_BULK_DELETE_INLINE_MAX_ROWS = env.int("PRODUCT_BULK_DELETE_INLINE_MAX_ROWS", default=50_000)
