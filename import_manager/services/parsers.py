@@ -307,9 +307,11 @@ class JsonReader(_RecordReader):
 def _first_line_is_object(head: bytes) -> bool:
     first = head.lstrip(b"\xef\xbb\xbf \t\r\n").split(b"\n", 1)[0]
     try:
-        return isinstance(json.loads(first), dict)
+        record = json.loads(first)
     except ValueError:
         return False
+    # A one-line {"products": [...]} file is the wrapped form, not JSON Lines.
+    return isinstance(record, dict) and not isinstance(record.get("products"), list)
 
 
 class XmlReader(_RecordReader):
