@@ -11,7 +11,8 @@ The rules file is JSON:
 (or a bare list of rules), or CSV with columns `category, keywords, regex, fields, exclude`
 (`keywords` / `fields` / `exclude` separated by `|`). Rules are tried in file order and the
 first match wins. Keywords match whole words, case-insensitively; a regex is searched
-case-insensitively; `exclude` keywords veto a rule. `fields` defaults to name + description.
+case-insensitively; `exclude` keywords veto a rule. `fields` defaults to name, title and
+description.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from scripts_runner.services.registry import DATA_PROCESSING, Limits, Script, re
 
 from ._products import PRODUCT_EXTENSIONS, ProductFile, ProductWriter, output_next_to
 
-DEFAULT_FIELDS = ["name", "description"]
+DEFAULT_FIELDS = ["name", "title", "description"]
 MAX_RULES = 10_000
 
 

@@ -15,7 +15,6 @@ import json
 import re
 from pathlib import Path
 
-from scripts_runner.sandbox.runtime import ScriptError
 from scripts_runner.services.parameters import BooleanParam, FilePathParam, StringParam
 from scripts_runner.services.paths import open_output
 from scripts_runner.services.registry import SHOPIFY, Limits, Script, register
@@ -161,7 +160,7 @@ class CreateMetafields(Script):
             per_product.append((sku, values))
         definitions = {key: kinds[0] for key, kinds in candidates.items()}
         if not definitions:
-            raise ScriptError("No attribute values found: nothing to turn into metafields.")
+            ctx.warn("No attribute values found: no metafields to create.")
         ctx.log(f"{len(definitions)} metafield keys in namespace '{namespace}':")
         for key, kind in sorted(definitions.items()):
             ctx.log(f"  {key}: {kind} (from '{sources[key]}')")

@@ -35,3 +35,34 @@ def export_catalog_skus(path: str | Path) -> int:
             count += 1
     os.replace(tmp, path)
     return count
+
+
+class _ImportContext:
+    """What import_manager's importer expects of a job context, over a workflow step."""
+
+    def __init__(self, step):
+        self._step = step
+
+    def log(self, line: str) -> None:
+        self._step.log(line)
+
+    def progress(self, percent=None, *, phase=None, **counters) -> None:
+        self._step.progress(percent or 0, phase or "", **counters)
+
+    def cancel_requested(self) -> bool:
+        return self._step.cancel_requested()
+
+
+def import_catalog_file(path: str | Path, step, *, dry_run: bool = False) -> dict:
+    """Import a file in the catalog format (see `prepare_catalog_file`) into the catalog.
+
+    Runs in the worker through import_manager's public service, with the step's log and
+    progress; row errors are stored against the workflow's job. Returns the import summary.
+    """
+    from import_manager.services.importer import ImportOptions
+    from import_manager.services.importer import import_catalog_file as run_import
+
+    options = ImportOptions(
+        file_format="csv", dry_run=dry_run, filename=Path(path).name, job_id=step.job_id
+    )
+    return run_import(Path(path), _ImportContext(step), options)

@@ -144,7 +144,8 @@ class Workflow(Script):
 
     category: ClassVar[str] = WORKFLOWS
 
-    def steps(self, values: dict) -> list[ScriptStep | ParentStep]:
+    def steps(self, values: dict, workdir) -> list[ScriptStep | ParentStep]:
+        """The steps of this run; `workdir` is the run's folder (for intermediate files)."""
         raise NotImplementedError
 
     def run(self, params, ctx):  # pragma: no cover - workflows never run in a child

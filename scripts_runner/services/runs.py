@@ -161,15 +161,24 @@ class StepContext:
     def owner(self):
         return self.job.job.owner
 
+    @property
+    def job_id(self):
+        return self.job.job.id
+
     def log(self, line: str) -> None:
         self.job.log(line)
 
     def log_many(self, lines) -> None:
         self.job.log_many(lines)
 
-    def progress(self, percent: float, message: str = "") -> None:
+    def progress(self, percent: float, message: str = "", **counters) -> None:
+        """Step progress 0-100, mapped into the step's share of the job's progress."""
         overall = self.low + (self.high - self.low) * max(0.0, min(100.0, percent)) / 100
-        self.job.progress(overall, phase=f"{self.name}: {message}"[:64] if message else self.name)
+        phase = f"{self.name}: {message}" if message else self.name
+        self.job.progress(overall, phase=phase[:64], **counters)
+
+    def cancel_requested(self) -> bool:
+        return self.job.cancel_requested()
 
     def check_cancelled(self) -> None:
         self.job.check_cancelled()
@@ -243,7 +252,7 @@ class _Runner:
     def workflow(self, script: type[Workflow], values: dict) -> dict:
         ctx = self.ctx
         self.deadline = time.monotonic() + float(script.timeout)
-        steps = script().steps(values)
+        steps = script().steps(values, self.job_dir)
         total = sum(step.weight for step in steps) or 1.0
         done = 0.0
         summaries: dict[str, dict] = {}
