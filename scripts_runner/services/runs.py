@@ -19,13 +19,14 @@ from django.conf import settings
 from core.exceptions import JobCancelled, PlatformError
 from core.models import Job
 from core.services.jobs import JobContext, start_job
+from scripts_runner.models import SCRIPT_RUN_KIND
 
 from . import sandbox
 from .credentials import credentials_env, missing_credentials
 from .parameters import JSON, ValidationContext, validate_values
 from .registry import ParentStep, Script, ScriptStep, SkipStep, UnknownScript, Workflow, get_script
 
-JOB_KIND = "script_run"
+JOB_KIND = SCRIPT_RUN_KIND
 
 
 class InvalidScriptParameters(PlatformError):
