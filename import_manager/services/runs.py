@@ -9,6 +9,7 @@ from pathlib import Path
 from django.conf import settings
 from django.db import transaction
 
+from core.exceptions import PlatformError
 from core.models import Job
 from core.services.jobs import JobContext, start_job
 
@@ -119,8 +120,8 @@ def run_import_job(ctx: JobContext) -> dict:
             job_id=ctx.job.id,
         )
         return import_catalog_file(path, ctx, options)
-    except ImportFileError as exc:
-        # The file as a whole failed: say why where the row errors are listed too.
+    except PlatformError as exc:
+        # The file as a whole failed (format, header, feed): say why beside the row errors.
         ImportRowError.objects.create(job_id=ctx.job.id, message=exc.message[:500])
         ctx.log(f"Import failed: {exc.message}")
         raise
