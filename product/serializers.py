@@ -143,6 +143,8 @@ class BulkPriceUpdateResultSerializer(serializers.Serializer):
 
 
 class BulkDeleteSerializer(StrictSerializer):
+    """The confirmation of DELETE /api/products/bulk-delete/ (JSON body or query string)."""
+
     confirm = serializers.BooleanField(
         help_text="Must be true: this deletes every product of the catalog."
     )

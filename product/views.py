@@ -1,7 +1,13 @@
 """Product API: CRUD, bulk delete, bulk price update. Thin: the services do the work."""
 
 from django_filters.rest_framework import DjangoFilterBackend
-from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_view,
+)
 from rest_framework import status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
@@ -27,6 +33,7 @@ ERRORS = {400: ErrorSerializer, 403: ErrorSerializer}
 @extend_schema_view(
     list=extend_schema(responses={200: ProductSerializer(many=True), 400: ErrorSerializer}),
     create=extend_schema(responses={201: ProductSerializer, **ERRORS}),
+    retrieve=extend_schema(responses={200: ProductSerializer, 404: ErrorSerializer}),
     update=extend_schema(responses={200: ProductSerializer, **ERRORS, 404: ErrorSerializer}),
     partial_update=extend_schema(
         responses={200: ProductSerializer, **ERRORS, 404: ErrorSerializer}
@@ -58,7 +65,17 @@ class ProductViewSet(viewsets.ModelViewSet):
         delete_product(instance)
 
     @extend_schema(
-        request=BulkDeleteSerializer,
+        # OpenAPI gives DELETE bodies no meaning, so the documented form is the query
+        # parameter; a JSON body {"confirm": true} is accepted as well.
+        parameters=[
+            OpenApiParameter(
+                "confirm",
+                OpenApiTypes.BOOL,
+                required=True,
+                description='Must be true (or send the JSON body {"confirm": true}).',
+            )
+        ],
+        request=None,
         responses={
             200: OpenApiResponse(BulkDeleteResultSerializer, description="Deleted now."),
             202: OpenApiResponse(
@@ -69,8 +86,9 @@ class ProductViewSet(viewsets.ModelViewSet):
     )
     @action(detail=False, methods=["delete"], url_path="bulk-delete")
     def bulk_delete(self, request):
-        """Delete every product. Needs {"confirm": true}; a large catalog is deleted by a job."""
-        BulkDeleteSerializer(data=request.data).is_valid(raise_exception=True)
+        """Delete every product. Needs confirm=true; a large catalog is deleted by a job."""
+        confirmation = request.data if request.data else request.query_params
+        BulkDeleteSerializer(data=confirmation).is_valid(raise_exception=True)
         outcome = request_delete_all_products(owner=request.user)
         if outcome.job is not None:
             body = {"deleted": None, "job": JobSerializer(outcome.job).data}

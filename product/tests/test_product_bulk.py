@@ -46,6 +46,16 @@ def test_bulk_delete_without_confirmation_is_a_400_and_deletes_nothing(admin, bo
 
 
 @pytest.mark.django_db
+def test_bulk_delete_accepts_the_confirmation_as_a_query_parameter(admin):
+    many(3)
+    assert admin.delete(f"{DELETE_URL}?confirm=false").status_code == 400
+    assert Product.objects.count() == 3
+    response = admin.delete(f"{DELETE_URL}?confirm=true")
+    assert response.status_code == 200
+    assert response.json()["deleted"] == 3
+
+
+@pytest.mark.django_db
 def test_bulk_delete_rejects_unknown_fields(admin):
     response = admin.delete(DELETE_URL, {"confirm": True, "all": True}, format="json")
     assert response.status_code == 400
