@@ -75,10 +75,13 @@ def _mixed_case(sku: str, rng: random.Random) -> str:
     return flipped if flipped != sku else sku.swapcase()
 
 
-def generate(path: Path, rows: int, repeat: float = 0.1, seed: int = 42) -> dict:
+def generate(
+    path: Path, rows: int, repeat: float = 0.1, seed: int = 42, price_shift: int = 0
+) -> dict:
     """Write the CSV and return the expected final state: {lower(sku): (sku, name, price)}.
 
     The last row of a SKU (case-insensitively) wins, as the importer must apply it.
+    `price_shift` (cents) gives the same catalog with every price changed.
     """
     rng = random.Random(seed)
     expected: dict[str, tuple[str, str, str]] = {}
@@ -96,7 +99,7 @@ def generate(path: Path, rows: int, repeat: float = 0.1, seed: int = 42) -> dict
             material, noun = rng.choice(WORDS), rng.choice(NOUNS)
             name = f"{material.title()} {noun} {rng.randrange(1000)}"
             description = " ".join(rng.choice(WORDS) for _ in range(20))
-            price = str(Decimal(rng.randrange(100, 99_999)) / 100)
+            price = str(Decimal(rng.randrange(100, 99_999) + price_shift) / 100)
             row = [
                 sku,
                 name,

@@ -37,8 +37,11 @@ from .staging import StagingTable
 
 logger = logging.getLogger(__name__)
 
-MIN_BATCH_ROWS = 1_000
-FIRST_BATCH_ROWS = 10_000
+# Records are staged and accounted for in chunks; a write batch is one or more chunks.
+CHUNK_ROWS = 5_000
+# Share of the progress bar for reading + staging the file, and through validation.
+STAGED_PERCENT = 20
+VALIDATED_PERCENT = 25
 RESULT_ERRORS = 100  # errors copied into the job result; all kept ones are in ImportRowError
 
 
@@ -158,7 +161,7 @@ def import_catalog_file(path, ctx, options: ImportOptions | None = None) -> dict
             stage.create()
             progress.start()
             try:
-                _run_batches(reader, columns, stage, options, totals, progress, ctx)
+                _run(reader, columns, stage, options, totals, progress, ctx)
             finally:
                 progress.stop()
                 stage.drop()
@@ -186,118 +189,154 @@ def import_catalog_file(path, ctx, options: ImportOptions | None = None) -> dict
     }
 
 
-def _run_batches(reader, columns: ColumnMap, stage, options, totals, progress, ctx) -> None:
-    rows = reader.rows()
-    batch_rows = min(FIRST_BATCH_ROWS, options.batch_rows)
-    rows_read = 0
-    phase_counters = totals.counters
-    while True:
-        batch_started = time.monotonic()
-        with transaction.atomic():
-            stage.clear()
-            read, pre_errors, exhausted = _copy_batch(rows, reader, columns, stage, batch_rows)
-            rows_read += read
-            if read == 0:
-                break
-            percent = reader.fraction() * 100
-            progress.emit(percent * 0.99, "validating", rows_read=rows_read, **phase_counters())
-            flagged = stage.validate()
-            errors = pre_errors + flagged
-            room = max(options.max_errors - len(totals.kept_errors), 0)
-            kept = stage.flagged_rows(min(room, errors)) if errors else []
-            if kept and options.job_id is not None:
-                ImportRowError.objects.bulk_create(
-                    ImportRowError(
-                        job_id=options.job_id,
-                        row_number=row,
-                        column=column[:64],
-                        message=message[:500],
-                        value=(value or "")[:200],
-                    )
-                    for row, column, message, value in kept
-                )
-            progress.emit(percent * 0.99, "writing", rows_read=rows_read, **phase_counters())
-            if options.dry_run:
-                created, updated, distinct = stage.predict()
-                unchanged = 0
-            else:
-                created, updated, distinct = stage.upsert()
-                unchanged = distinct - created - updated
-        # Committed: only now do the counters include this batch.
-        totals.kept_errors.extend(kept)
-        totals.processed_rows += read
-        totals.error_count += errors
-        totals.success_count += read - errors
-        totals.created += created
-        totals.updated += updated
-        totals.unchanged += unchanged
-        progress.emit(percent * 0.99, "parsing", rows_read=rows_read, **phase_counters())
-        if progress.cancel_requested():
-            ctx.log(f"Cancelled after {totals.processed_rows} rows; committed work is kept.")
-            ctx.progress(phase="cancelled", **totals.counters())
-            raise JobCancelled()
-        if exhausted:
-            break
-        elapsed = max(time.monotonic() - batch_started, 1e-3)
-        batch_rows = int(
-            min(max(read / elapsed * options.batch_seconds, MIN_BATCH_ROWS), options.batch_rows)
+@dataclass
+class Chunk:
+    """A run of consecutive staged records: rows (first_row - 1, last_row]."""
+
+    first_row: int
+    last_row: int = 0
+    rows: int = 0
+    errors: int = 0  # rows rejected (known after the validation)
+
+
+def _run(reader, columns: ColumnMap, stage, options, totals, progress, ctx) -> None:
+    chunk_rows = max(min(CHUNK_ROWS, options.batch_rows), 1)
+    progress.emit(0, "parsing", rows_read=0, **totals.counters())
+    chunks = _stage_file(reader, columns, stage, chunk_rows, progress)
+    if progress.cancel_requested():
+        _stop(ctx, totals)
+    staged = sum(c.rows for c in chunks)
+    progress.emit(STAGED_PERCENT, "validating", rows_read=staged, **totals.counters())
+    stage.validate()
+    # Counts every flagged row, those the reader already rejected included.
+    flagged = stage.errors_per_chunk([c.first_row for c in chunks])
+    for index, chunk in enumerate(chunks):
+        chunk.errors = flagged.get(index, 0)
+    errors = sum(c.errors for c in chunks)
+    kept = stage.flagged_rows(min(options.max_errors, errors))
+    if kept and options.job_id is not None:
+        ImportRowError.objects.bulk_create(
+            ImportRowError(
+                job_id=options.job_id,
+                row_number=row,
+                column=column[:64],
+                message=message[:500],
+                value=(value or "")[:200],
+            )
+            for row, column, message, value in kept
         )
+    totals.kept_errors = kept
+    winners = stage.build_winners()
+    ctx.log(
+        f"Read {staged} rows: {errors} rejected, {winners} distinct SKUs to write "
+        f"({staged - errors - winners} rows superseded by a later row of the same SKU)."
+    )
+    if progress.cancel_requested():
+        _stop(ctx, totals)
+    progress.emit(VALIDATED_PERCENT, "writing", rows_read=staged, **totals.counters())
+    if options.dry_run:
+        created, updated, _ = stage.predict()
+        _count(totals, chunks, created, updated, 0)
+        return
+    _write(chunks, stage, options, totals, progress, ctx, staged, winners)
 
 
-def _copy_batch(rows, reader, columns: ColumnMap, stage, limit: int):
-    """COPY up to `limit` records into the staging table.
+def _write(chunks, stage, options, totals, progress, ctx, staged: int, winners: int) -> None:
+    """Upsert the winners batch by batch (row ranges), one commit each; adapts batch sizes
+    so a batch takes about options.batch_seconds."""
+    per_batch = 1
+    written = 0
+    index = 0
+    while index < len(chunks):
+        group = chunks[index : index + per_batch]
+        started = time.monotonic()
+        with transaction.atomic():
+            created, updated, distinct = stage.upsert(group[0].first_row - 1, group[-1].last_row)
+        elapsed = max(time.monotonic() - started, 1e-3)
+        # Committed: only now do the counters include these rows.
+        _count(totals, group, created, updated, distinct - created - updated)
+        written += distinct
+        index += len(group)
+        share = written / winners if winners else 1.0
+        percent = VALIDATED_PERCENT + (99 - VALIDATED_PERCENT) * share
+        progress.emit(percent, "writing", rows_read=staged, **totals.counters())
+        if progress.cancel_requested() and index < len(chunks):
+            _stop(ctx, totals)
+        rows = sum(c.rows for c in group)
+        target = rows / elapsed * options.batch_seconds
+        per_batch = int(min(max(target, 1), options.batch_rows) // max(group[0].rows, 1)) or 1
 
-    Returns (records read, rows rejected here, whether the file is exhausted).
+
+def _count(totals, chunks, created: int, updated: int, unchanged: int) -> None:
+    rows = sum(c.rows for c in chunks)
+    errors = sum(c.errors for c in chunks)
+    totals.processed_rows += rows
+    totals.error_count += errors
+    totals.success_count += rows - errors
+    totals.created += created
+    totals.updated += updated
+    totals.unchanged += unchanged
+
+
+def _stop(ctx, totals) -> None:
+    ctx.log(f"Cancelled after {totals.processed_rows} rows; what was committed stays.")
+    with contextlib.suppress(JobCancelled):
+        ctx.progress(phase="cancelled", **totals.counters())
+    raise JobCancelled()
+
+
+def _stage_file(reader, columns: ColumnMap, stage, chunk_rows: int, progress) -> list[Chunk]:
+    """COPY every record into the staging table; returns the chunks of rows staged.
+
+    Stops early (returning what was staged) when a cancel was requested.
     """
     positions = columns.positions
     width = columns.width
     blank = (None,) * len(positions)
     sku_at = positions[0]
     fixers = _fixers(columns)
-    read = pre_errors = 0
-    exhausted = True
+    chunks: list[Chunk] = []
+    chunk = None
+    read = 0
+    next_report = time.monotonic() + 0.25
     with stage.copy(extra_columns=("err_column", "err_message", "err_value")) as copy:
         write = copy.write_row
-        for row_no, values in rows:
+        for row_no, values in reader.rows():
+            problem = None
             if type(values) is RowProblem:
-                write((row_no, *blank, values.column, values.message, values.value[:200]))
-                read += 1
-                pre_errors += 1
+                problem = (values.column, values.message, values.value[:200])
+                picked = blank
             elif reader.strict_width and len(values) != width:
                 if not any(values):
                     continue  # a blank line is not a record
-                write(
-                    (
-                        row_no,
-                        *blank,
-                        "",
-                        f"has {len(values)} fields; the header has {width}",
-                        None,
-                    )
-                )
-                read += 1
-                pre_errors += 1
+                problem = ("", f"has {len(values)} fields; the header has {width}", None)
+                picked = blank
             elif not values[sku_at] and not any(values):
                 continue  # an empty row (spreadsheets keep many)
             else:
                 picked = [values[i] for i in positions]
-                problem = None
                 for index, fix in fixers:
                     try:
                         picked[index] = fix(picked[index])
                     except _BadValue as exc:
                         problem = (columns.columns[index], str(exc), str(picked[index])[:200])
                         break
-                if problem is None:
-                    write((row_no, *picked, None, None, None))
-                else:
-                    write((row_no, *picked, *problem))
-                    pre_errors += 1
-                read += 1
-            if read >= limit:
-                exhausted = False
-                break
-    return read, pre_errors, exhausted
+            if problem is None:
+                write((row_no, *picked, None, None, None))
+            else:
+                write((row_no, *picked, *problem))
+            if chunk is None or chunk.rows >= chunk_rows:
+                chunk = Chunk(first_row=row_no)
+                chunks.append(chunk)
+            chunk.rows += 1
+            chunk.last_row = row_no
+            read += 1
+            if read & 1023 == 0 and time.monotonic() >= next_report:
+                next_report = time.monotonic() + 0.25
+                progress.emit(STAGED_PERCENT * reader.fraction(), "parsing", rows_read=read)
+                if progress.cancel_requested():
+                    break
+    return chunks
 
 
 class _BadValue(ValueError):

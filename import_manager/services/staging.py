@@ -1,16 +1,19 @@
 # ruff: noqa: S608 - SQL is built from constants and a validated table name, never from input
-"""The staging table of one import: COPY a batch in, validate it set-based, upsert it.
+"""The staging table of one import: COPY the file in, validate it set-based, upsert it.
 
-Rows arrive as text exactly as the file had them. PostgreSQL then does the work in three
-statements per batch, each one pass over the batch:
+Rows arrive as text exactly as the file had them, numbered (`row_no`) in file order.
+PostgreSQL then does the work set-based:
 
-1. `COPY` into an UNLOGGED staging table (no WAL; private to the import by its name);
+1. `COPY` streams every record into an UNLOGGED staging table (no WAL; private to the
+   import by its name);
 2. one `UPDATE` flags the bad rows (missing SKU, non-numeric price, unknown boolean, ...)
    with the column and a message — far cheaper than checking 500,000 rows in Python;
-3. one `INSERT … SELECT DISTINCT ON (lower(sku)) … ORDER BY lower(sku), row_no DESC
-   ON CONFLICT (lower(sku)) DO UPDATE` writes the valid rows: within a batch the last row of a
-   SKU wins (case-insensitively), and later batches overwrite earlier ones, so the last row
-   of the file wins. Rows whose values equal the stored product are not rewritten.
+3. one `SELECT DISTINCT ON (lower(sku)) … ORDER BY lower(sku), row_no DESC` keeps the last
+   valid row of each SKU across the whole file (the "winners");
+4. per batch of file rows, one `INSERT … SELECT … ON CONFLICT (lower(sku)) DO UPDATE` writes
+   the winners of that row range. A SKU is written once per import, by its last row, so the
+   created/updated figures count products, and rows equal to the stored product are not
+   rewritten at all.
 
 Only the columns the file has are written on update; for new products the other columns
 get the model's defaults.
@@ -30,6 +33,7 @@ FALSE_WORDS = ("false", "f", "no", "n", "0", "off")
 MAX_MONEY = "1e10"  # NUMERIC(12, 2)
 TEXT_LIMITS = {"sku": 255, "name": 500, "category": 255}
 STAGE_NAME_RE = re.compile(r"^import_stage_[0-9a-f]{32}$")
+WINNERS_SUFFIX = "_w"
 PRODUCT_TABLE = "product_product"
 
 
@@ -151,6 +155,7 @@ class StagingTable:
             raise ValueError(f"bad staging table name {name!r}")
         self.cursor = cursor
         self.name = name
+        self.winners = name + WINNERS_SUFFIX
         self.columns = list(columns)
         self._validate_sql = self._build_validate()
         self._upsert_sql = self._build_upsert()
@@ -166,21 +171,40 @@ class StagingTable:
         )
 
     def drop(self) -> None:
-        self.cursor.execute(f"DROP TABLE IF EXISTS {self.name}")
-
-    def clear(self) -> None:
-        self.cursor.execute(f"TRUNCATE {self.name}")
+        self.cursor.execute(f"DROP TABLE IF EXISTS {self.winners}, {self.name}")
 
     def copy(self, extra_columns=()):
         """A psycopg COPY context for rows `(row_no, *values in columns order, *extra)`."""
         names = ", ".join(["row_no", *self.columns, *extra_columns])
         return self.cursor.copy(f"COPY {self.name} ({names}) FROM STDIN")
 
-    # -- per batch -----------------------------------------------------------------------
+    # -- whole file ----------------------------------------------------------------------
     def validate(self) -> int:
-        """Flag the bad rows of the staged batch; returns how many were flagged."""
+        """Flag the bad staged rows; returns how many were flagged."""
         self.cursor.execute(self._validate_sql)
         return self.cursor.rowcount
+
+    def errors_per_chunk(self, first_rows: list[int]) -> dict[int, int]:
+        """Flagged rows per chunk of rows; chunk i (from 0) starts at row first_rows[i]."""
+        if not first_rows:
+            return {}
+        self.cursor.execute(
+            f"SELECT width_bucket(row_no, %s::bigint[]) - 1, count(*) FROM {self.name}"
+            " WHERE err_message IS NOT NULL GROUP BY 1",
+            [first_rows],
+        )
+        return dict(self.cursor.fetchall())
+
+    def build_winners(self) -> int:
+        """Keep the last valid row of each SKU (case-insensitively); returns their count."""
+        self.cursor.execute(
+            f"CREATE UNLOGGED TABLE {self.winners} WITH (autovacuum_enabled = false) AS"
+            f" {self._latest_sql()}"
+        )
+        count = self.cursor.rowcount
+        self.cursor.execute(f"CREATE INDEX ON {self.winners} (row_no)")
+        self.cursor.execute(f"ANALYZE {self.winners}")
+        return count
 
     def flagged_rows(self, limit: int) -> list:
         """The first `limit` flagged rows: (row_number, column, message, value)."""
@@ -193,14 +217,16 @@ class StagingTable:
         )
         return self.cursor.fetchall()
 
-    def upsert(self) -> tuple[int, int, int]:
-        """Write the valid rows; returns (created, updated, distinct SKUs)."""
-        self.cursor.execute(self._upsert_sql)
+    # -- per batch -----------------------------------------------------------------------
+    def upsert(self, after_row: int, upto_row: int) -> tuple[int, int, int]:
+        """Write the winners among rows (after_row, upto_row]; returns (created, updated,
+        winners in the range)."""
+        self.cursor.execute(self._upsert_sql, [after_row, upto_row])
         created, updated, distinct = self.cursor.fetchone()
         return created or 0, updated or 0, distinct or 0
 
     def predict(self) -> tuple[int, int, int]:
-        """Dry run: (would create, would update, distinct SKUs), writing nothing."""
+        """Dry run: (would create, would update, winners), writing nothing."""
         self.cursor.execute(self._predict_sql)
         created, updated, distinct = self.cursor.fetchone()
         return created or 0, updated or 0, distinct or 0
@@ -234,7 +260,8 @@ class StagingTable:
         current = ", ".join(f"p.{name}" for name in updated)
         incoming = ", ".join(f"EXCLUDED.{name}" for name in updated)
         return (
-            f"WITH latest AS ({self._latest_sql()}),\n"
+            f"WITH latest AS (SELECT * FROM {self.winners}"
+            " WHERE row_no > %s AND row_no <= %s),\n"
             f"written AS (\n"
             f"  INSERT INTO {PRODUCT_TABLE} AS p (created_at, updated_at, "
             f"{', '.join(insert_columns)})\n"
@@ -252,6 +279,6 @@ class StagingTable:
     def _build_predict(self) -> str:
         return (
             f"SELECT count(*) FILTER (WHERE p.id IS NULL), count(p.id), count(*)"
-            f" FROM ({self._latest_sql()}) AS l"
+            f" FROM {self.winners} AS l"
             f" LEFT JOIN {PRODUCT_TABLE} AS p ON lower(p.sku) = lower(btrim(l.sku))"
         )

@@ -51,12 +51,16 @@ def test_last_row_of_a_sku_wins_case_insensitively_within_one_file(tmp_path):
 def test_last_row_wins_across_batches(tmp_path):
     rows = [[f"S-{i}", f"first {i}", "", "1", "true"] for i in range(10)]
     rows += [[f"s-{i}", f"second {i}", "", "2", "false"] for i in range(10)]
-    result, _ = run(write_csv(tmp_path / "p.csv", rows), batch_rows=7)
+    path = write_csv(tmp_path / "p.csv", rows)
+    result, _ = run(path, batch_rows=7)
 
     state = catalog()
     assert len(state) == 10
     assert all(state[f"s-{i}"] == (f"second {i}", "", "2.00", False) for i in range(10))
-    assert result["success_count"] == 20 and result["created"] == 10
+    # Each SKU is written once, by its last row: no create-then-update across batches.
+    assert (result["success_count"], result["created"], result["updated"]) == (20, 10, 0)
+    again, _ = run(path, batch_rows=7)
+    assert (again["created"], again["updated"], again["unchanged"]) == (0, 0, 10)
 
 
 def test_existing_sku_in_another_case_is_overwritten_not_duplicated(tmp_path):
