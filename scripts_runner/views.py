@@ -22,7 +22,9 @@ from .services.runs import parameters_from_items, start_script_run
 class ScriptListView(APIView):
     """Registered scripts, grouped by category (viewers and up)."""
 
-    @extend_schema(responses={200: ScriptListSerializer}, tags=["scripts"])
+    @extend_schema(
+        operation_id="scripts_list", responses={200: ScriptListSerializer}, tags=["scripts"]
+    )
     def get(self, request):
         return Response({"categories": scripts_grouped()})
 
@@ -30,7 +32,11 @@ class ScriptListView(APIView):
 class ScriptDetailView(APIView):
     """One script with its parameters, as a list and as a JSON schema to render a form."""
 
-    @extend_schema(responses={200: ScriptDetailSerializer, 404: ErrorSerializer}, tags=["scripts"])
+    @extend_schema(
+        operation_id="scripts_retrieve",
+        responses={200: ScriptDetailSerializer, 404: ErrorSerializer},
+        tags=["scripts"],
+    )
     def get(self, request, script_name):
         try:
             return Response(script_detail(script_name))
@@ -45,6 +51,7 @@ class ScriptExecuteView(APIView):
     """
 
     @extend_schema(
+        operation_id="scripts_execute",
         request=ExecuteScriptSerializer,
         responses={202: ExecuteResponseSerializer, 400: ErrorSerializer},
         tags=["scripts"],
