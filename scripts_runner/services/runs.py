@@ -10,6 +10,8 @@ its output into the job's log and its PROGRESS lines into the job's progress.
 
 from __future__ import annotations
 
+import os
+import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,6 +53,14 @@ def work_root() -> Path:
 
 def job_dir_for(job_id) -> Path:
     return work_root() / str(job_id)
+
+
+def remove_job_dir(job_id) -> None:
+    """Delete a run's folder (its job is gone), never anything outside the runs' root."""
+    root = os.path.realpath(work_root())
+    folder = os.path.realpath(job_dir_for(job_id))
+    if os.path.dirname(folder) == root and os.path.isdir(folder):
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def resolve_script(name) -> type[Script]:
@@ -191,14 +201,24 @@ class _Runner:
         self.job_dir = job_dir
         self.deadline: float | None = None
 
-    def child(self, script: type[Script], values: dict, *, label: str, low=0.0, high=100.0):
-        """Run one script in a sandboxed child, its progress mapped into [low, high]."""
+    def child(
+        self,
+        script: type[Script],
+        values: dict,
+        *,
+        label: str,
+        low: float = 0.0,
+        high: float = 100.0,
+        phase_prefix: str = "",
+    ):
+        """Run one script in a sandboxed child, its progress mapped into [low, high] and its
+        progress messages shown as the job's phase (after `phase_prefix`: a workflow step)."""
         ctx = self.ctx
 
         def on_progress(percent: float, message: str) -> None:
             overall = low + (high - low) * percent / 100
-            phase = f"{label}: {message}" if label != script.name or not message else message
-            ctx.progress(overall, phase=(phase or script.name)[:64])
+            phase = f"{phase_prefix}{message}" if message else phase_prefix or script.name
+            ctx.progress(overall, phase=phase[:64])
 
         spec = sandbox.ChildSpec(
             script=script,
@@ -304,7 +324,12 @@ class _Runner:
         values = validate_script_parameters(step_script, params)
         values = step_script().prepare(values, self.job_dir)
         outcome = self.child(
-            step_script, values, label=f"{number:02d}-{step.name}", low=low, high=high
+            step_script,
+            values,
+            label=f"{number:02d}-{step.name}",
+            low=low,
+            high=high,
+            phase_prefix=f"{step.name}: ",
         )
         if outcome.status != sandbox.SUCCEEDED:
             raise ScriptRunFailed(f"{title} failed: {outcome.error}")

@@ -233,3 +233,14 @@ def test_stored_parameters_are_checked_again_when_the_job_runs(data_dir, tmp_pat
     assert "no longer valid" in job.error
     assert "outside the data directory" in job.error
     assert not Path(job_dir_for(job.pk) / ".sandbox").exists()
+
+
+def test_deleting_a_run_deletes_its_folder():
+    job = run_script("t_chatter", {"rounds": 1})
+    folder = job_dir_for(job.pk)
+    assert (folder / ".sandbox").is_dir()
+    other = create_script_job("t_chatter", {"rounds": 1})
+    job_dir_for(other.pk).mkdir(parents=True)
+    job.delete()
+    assert not folder.exists()
+    assert job_dir_for(other.pk).exists()
