@@ -16,7 +16,7 @@ from .models import ScriptRun
 from .services.credentials import credential_status
 from .services.listing import scripts_grouped
 from .services.parameters import TEXT
-from .services.registry import CATEGORIES, UnknownScript, get_script
+from .services.registry import CATEGORIES, UnknownScript, Workflow, get_script
 from .services.runs import InvalidScriptParameters, start_script_run
 
 INPUT_TYPES = {"integer": "number", "decimal": "text", "date": "date", "url": "url"}
@@ -158,6 +158,7 @@ class ScriptRunAdmin(admin.ModelAdmin):
             "title": f"Run {script.name}",
             "script": script,
             "category_label": CATEGORIES[script.category],
+            "is_workflow": issubclass(script, Workflow),
             "credentials": credential_status(script),
             "form": form,
             "can_launch": can_launch,
