@@ -281,7 +281,10 @@ def _classify(status: int, cpu_seconds: float, spec: ChildSpec) -> tuple[str | N
             return "cpu", describe_limit("cpu", spec), details
         if sig == signal.SIGXFSZ:
             return "file_size", describe_limit("file_size", spec), details
-        name = signal.Signals(sig).name if sig in signal.Signals._value2member_map_ else sig
+        try:
+            name = signal.Signals(sig).name
+        except ValueError:
+            name = str(sig)
         return None, f"The script was killed by signal {name}.", details
     code = os.WEXITSTATUS(status)
     details = {"exit_code": code}

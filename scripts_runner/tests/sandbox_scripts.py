@@ -5,6 +5,7 @@ imports the real scripts under scripts_runner/scripts/.
 """
 
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -165,4 +166,7 @@ class Failer(Script):
             raise ScriptError("the input was bad")
         if params["how"] == "exit":
             sys.exit(7)
+        if params["how"] == "signal":
+            sys.stdout.flush()
+            os.kill(os.getpid(), signal.SIGTERM)
         raise RuntimeError("unexpected")

@@ -214,6 +214,9 @@ def test_a_failing_script_fails_the_job_with_its_last_lines():
     job = run_script("t_failer", {"how": "crash"})
     assert "RuntimeError: unexpected" in job.error.split("\n\n")[0]
 
+    job = run_script("t_failer", {"how": "signal"})
+    assert job.error.startswith("ScriptRunFailed: The script was killed by signal SIGTERM.")
+
 
 def test_stored_parameters_are_checked_again_when_the_job_runs(data_dir, tmp_path):
     source = data_dir / "products.csv"
