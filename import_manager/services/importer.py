@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import queue
 import threading
 import time
 import uuid
@@ -37,6 +38,7 @@ from .staging import StagingTable
 
 logger = logging.getLogger(__name__)
 
+WORK_MEM = "64MB"
 # Records are staged and accounted for in chunks; a write batch is one or more chunks.
 CHUNK_ROWS = 5_000
 # Share of the progress bar for reading + staging the file, and through validation.
@@ -56,6 +58,7 @@ class ImportOptions:
     batch_rows: int = field(default_factory=lambda: settings.IMPORT_BATCH_ROWS)
     batch_seconds: float = field(default_factory=lambda: settings.IMPORT_BATCH_SECONDS)
     max_errors: int = field(default_factory=lambda: settings.IMPORT_MAX_ERRORS_KEPT)
+    writers: int = field(default_factory=lambda: settings.IMPORT_WRITERS)
 
 
 @dataclass
@@ -159,12 +162,16 @@ def import_catalog_file(path, ctx, options: ImportOptions | None = None) -> dict
         with connection.cursor() as cursor:
             stage = StagingTable(cursor, stage_name, columns.columns)
             stage.create()
+            # The whole-file statements (validation, the window over SKUs) sort and hash
+            # 500k rows: with the default 4 MB they would spill to disk.
+            cursor.execute("SET work_mem = %s", [WORK_MEM])
             progress.start()
             try:
                 _run(reader, columns, stage, options, totals, progress, ctx)
             finally:
                 progress.stop()
                 stage.drop()
+                cursor.execute("RESET work_mem")
     seconds = time.monotonic() - started
     rate = totals.processed_rows / seconds if seconds else 0
     ctx.log(
@@ -226,7 +233,7 @@ def _run(reader, columns: ColumnMap, stage, options, totals, progress, ctx) -> N
             for row, column, message, value in kept
         )
     totals.kept_errors = kept
-    winners = stage.build_winners()
+    winners = staged - errors - stage.mark_superseded()
     ctx.log(
         f"Read {staged} rows: {errors} rejected, {winners} distinct SKUs to write "
         f"({staged - errors - winners} rows superseded by a later row of the same SKU)."
@@ -242,29 +249,101 @@ def _run(reader, columns: ColumnMap, stage, options, totals, progress, ctx) -> N
 
 
 def _write(chunks, stage, options, totals, progress, ctx, staged: int, winners: int) -> None:
-    """Upsert the winners batch by batch (row ranges), one commit each; adapts batch sizes
-    so a batch takes about options.batch_seconds."""
-    per_batch = 1
-    written = 0
-    index = 0
-    while index < len(chunks):
-        group = chunks[index : index + per_batch]
-        started = time.monotonic()
-        with transaction.atomic():
-            created, updated, distinct = stage.upsert(group[0].first_row - 1, group[-1].last_row)
-        elapsed = max(time.monotonic() - started, 1e-3)
+    """Upsert the winners batch by batch (ranges of rows), each batch one commit.
+
+    Each SKU has one winner in the whole file, so batches touch disjoint products and
+    `options.writers` connections write them side by side (PostgreSQL spends most of an
+    import maintaining indexes: a second backend uses the second core). Batch sizes adapt so
+    a batch takes about options.batch_seconds. On a cancel no new batch starts; the ones
+    running finish and are counted, so the counters match what was committed.
+    """
+    # Other connections cannot see rows staged inside an enclosing transaction (tests).
+    writers = 1 if connection.in_atomic_block else max(options.writers, 1)
+    tasks: queue.Queue = queue.Queue()
+    results: queue.Queue = queue.Queue()
+    if writers == 1:
+        threads = []
+    else:
+        threads = [
+            threading.Thread(target=_writer, args=(stage, tasks, results), daemon=True)
+            for _ in range(writers)
+        ]
+        for thread in threads:
+            thread.start()
+    state = {"index": 0, "per_batch": 1, "in_flight": 0, "written": 0}
+
+    def hand_out() -> None:
+        group = chunks[state["index"] : state["index"] + state["per_batch"]]
+        state["index"] += len(group)
+        state["in_flight"] += 1
+        if threads:
+            tasks.put(group)
+        else:
+            results.put(_upsert(stage, group))
+
+    def settle(block: bool = True) -> Exception | None:
+        group, outcome, elapsed = results.get(block=block)
+        state["in_flight"] -= 1
+        if isinstance(outcome, Exception):
+            return outcome
+        created, updated, distinct = outcome
         # Committed: only now do the counters include these rows.
         _count(totals, group, created, updated, distinct - created - updated)
-        written += distinct
-        index += len(group)
-        share = written / winners if winners else 1.0
+        state["written"] += distinct
+        share = state["written"] / winners if winners else 1.0
         percent = VALIDATED_PERCENT + (99 - VALIDATED_PERCENT) * share
         progress.emit(percent, "writing", rows_read=staged, **totals.counters())
-        if progress.cancel_requested() and index < len(chunks):
-            _stop(ctx, totals)
         rows = sum(c.rows for c in group)
-        target = rows / elapsed * options.batch_seconds
-        per_batch = int(min(max(target, 1), options.batch_rows) // max(group[0].rows, 1)) or 1
+        target = min(max(rows / max(elapsed, 1e-3) * options.batch_seconds, 1), options.batch_rows)
+        state["per_batch"] = int(target // max(group[0].rows, 1)) or 1
+        return None
+
+    failure = None
+    try:
+        for _ in range(writers):
+            if state["index"] < len(chunks):
+                hand_out()
+        while state["in_flight"]:
+            failure = settle() or failure
+            stop = failure is not None or progress.cancel_requested()
+            if not stop and state["index"] < len(chunks):
+                hand_out()
+    finally:
+        # Even when interrupted, count what the writers still commit before returning.
+        while state["in_flight"]:
+            failure = settle() or failure
+        for _ in threads:
+            tasks.put(None)
+        for thread in threads:
+            thread.join()
+    if failure is not None:
+        raise failure
+    if state["index"] < len(chunks):
+        _stop(ctx, totals)
+
+
+def _upsert(stage, group) -> tuple:
+    started = time.monotonic()
+    try:
+        with transaction.atomic():
+            outcome = stage.upsert(group[0].first_row - 1, group[-1].last_row)
+    except Exception as exc:  # noqa: BLE001 - handed to the job's thread, raised there
+        outcome = exc
+    return group, outcome, time.monotonic() - started
+
+
+def _writer(stage, tasks: queue.Queue, results: queue.Queue) -> None:
+    """A writer thread: upserts the batches it is given on its own connection."""
+    try:
+        with connection.cursor() as cursor:
+            own = stage.bound_to(cursor)
+            while (group := tasks.get()) is not None:
+                results.put(_upsert(own, group))
+    except Exception as exc:  # noqa: BLE001 - e.g. no connection: reported by the job
+        while (group := tasks.get()) is not None:
+            results.put((group, exc, 0.0))
+    finally:
+        connection.close()
 
 
 def _count(totals, chunks, created: int, updated: int, unchanged: int) -> None:

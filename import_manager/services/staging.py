@@ -8,8 +8,9 @@ PostgreSQL then does the work set-based:
    import by its name);
 2. one `UPDATE` flags the bad rows (missing SKU, non-numeric price, unknown boolean, ...)
    with the column and a message — far cheaper than checking 500,000 rows in Python;
-3. one `SELECT DISTINCT ON (lower(sku)) … ORDER BY lower(sku), row_no DESC` keeps the last
-   valid row of each SKU across the whole file (the "winners");
+3. one window query (`row_number() OVER (PARTITION BY lower(sku) ORDER BY row_no DESC)`)
+   marks every valid row that a later row of the same SKU supersedes, across the whole
+   file, so only the last row of each SKU (the "winner") is written;
 4. per batch of file rows, one `INSERT … SELECT … ON CONFLICT (lower(sku)) DO UPDATE` writes
    the winners of that row range. A SKU is written once per import, by its last row, so the
    created/updated figures count products, and rows equal to the stored product are not
@@ -33,7 +34,6 @@ FALSE_WORDS = ("false", "f", "no", "n", "0", "off")
 MAX_MONEY = "1e10"  # NUMERIC(12, 2)
 TEXT_LIMITS = {"sku": 255, "name": 500, "category": 255}
 STAGE_NAME_RE = re.compile(r"^import_stage_[0-9a-f]{32}$")
-WINNERS_SUFFIX = "_w"
 PRODUCT_TABLE = "product_product"
 
 
@@ -155,23 +155,27 @@ class StagingTable:
             raise ValueError(f"bad staging table name {name!r}")
         self.cursor = cursor
         self.name = name
-        self.winners = name + WINNERS_SUFFIX
         self.columns = list(columns)
         self._validate_sql = self._build_validate()
         self._upsert_sql = self._build_upsert()
         self._predict_sql = self._build_predict()
+
+    def bound_to(self, cursor) -> StagingTable:
+        """The same staging table, used through another connection's cursor."""
+        return StagingTable(cursor, self.name, self.columns)
 
     # -- lifecycle -----------------------------------------------------------------------
     def create(self) -> None:
         columns = ", ".join(f"{name} text" for name in KNOWN_COLUMNS)
         self.cursor.execute(
             f"CREATE UNLOGGED TABLE IF NOT EXISTS {self.name} (row_no bigint, {columns}, "
-            "err_column text, err_message text, err_value text)"
+            "err_column text, err_message text, err_value text,"
+            " superseded boolean NOT NULL DEFAULT false)"
             " WITH (autovacuum_enabled = false)"
         )
 
     def drop(self) -> None:
-        self.cursor.execute(f"DROP TABLE IF EXISTS {self.winners}, {self.name}")
+        self.cursor.execute(f"DROP TABLE IF EXISTS {self.name}")
 
     def copy(self, extra_columns=()):
         """A psycopg COPY context for rows `(row_no, *values in columns order, *extra)`."""
@@ -195,16 +199,19 @@ class StagingTable:
         )
         return dict(self.cursor.fetchall())
 
-    def build_winners(self) -> int:
-        """Keep the last valid row of each SKU (case-insensitively); returns their count."""
+    def mark_superseded(self) -> int:
+        """Mark the valid rows a later row of the same SKU (in any case) supersedes, and
+        index row numbers for the batches; returns how many rows were marked."""
+        # Rows are stored in file order: a BRIN index finds a row range at almost no cost.
+        self.cursor.execute(f"CREATE INDEX ON {self.name} USING brin (row_no)")
         self.cursor.execute(
-            f"CREATE UNLOGGED TABLE {self.winners} WITH (autovacuum_enabled = false) AS"
-            f" {self._latest_sql()}"
+            f"UPDATE {self.name} AS s SET superseded = true FROM ("
+            " SELECT row_no FROM (SELECT row_no, row_number() OVER ("
+            "  PARTITION BY lower(btrim(sku)) ORDER BY row_no DESC) AS rank"
+            f"  FROM {self.name} WHERE err_message IS NULL) AS ranked WHERE rank > 1"
+            ") AS later WHERE s.row_no = later.row_no"
         )
-        count = self.cursor.rowcount
-        self.cursor.execute(f"CREATE INDEX ON {self.winners} (row_no)")
-        self.cursor.execute(f"ANALYZE {self.winners}")
-        return count
+        return self.cursor.rowcount
 
     def flagged_rows(self, limit: int) -> list:
         """The first `limit` flagged rows: (row_number, column, message, value)."""
@@ -242,11 +249,8 @@ class StagingTable:
             "WHERE s.row_no = v.row_no AND v.p IS NOT NULL"
         )
 
-    def _latest_sql(self) -> str:
-        return (
-            f"SELECT DISTINCT ON (lower(btrim(sku))) * FROM {self.name}"
-            " WHERE err_message IS NULL ORDER BY lower(btrim(sku)), row_no DESC"
-        )
+    def _winners_sql(self) -> str:
+        return f"SELECT * FROM {self.name} WHERE err_message IS NULL AND NOT superseded"
 
     def _build_upsert(self) -> str:
         optional = [name for name in DEFAULTS]
@@ -260,8 +264,7 @@ class StagingTable:
         current = ", ".join(f"p.{name}" for name in updated)
         incoming = ", ".join(f"EXCLUDED.{name}" for name in updated)
         return (
-            f"WITH latest AS (SELECT * FROM {self.winners}"
-            " WHERE row_no > %s AND row_no <= %s),\n"
+            f"WITH latest AS ({self._winners_sql()} AND row_no > %s AND row_no <= %s),\n"
             f"written AS (\n"
             f"  INSERT INTO {PRODUCT_TABLE} AS p (created_at, updated_at, "
             f"{', '.join(insert_columns)})\n"
@@ -279,6 +282,6 @@ class StagingTable:
     def _build_predict(self) -> str:
         return (
             f"SELECT count(*) FILTER (WHERE p.id IS NULL), count(p.id), count(*)"
-            f" FROM {self.winners} AS l"
+            f" FROM ({self._winners_sql()}) AS l"
             f" LEFT JOIN {PRODUCT_TABLE} AS p ON lower(p.sku) = lower(btrim(l.sku))"
         )
