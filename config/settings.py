@@ -184,6 +184,7 @@ IMPORT_MAX_XLSX_INFLATED_BYTES = env.int("IMPORT_MAX_XLSX_INFLATED_BYTES", defau
 IMPORT_BATCH_ROWS = env.int("IMPORT_BATCH_ROWS", default=100_000)  # upper bound per batch
 IMPORT_BATCH_SECONDS = env.float("IMPORT_BATCH_SECONDS", default=0.6)  # batch size target
 IMPORT_MAX_ERRORS_KEPT = env.int("IMPORT_MAX_ERRORS_KEPT", default=1000)
+IMPORT_WRITERS = env.int("IMPORT_WRITERS", default=2)  # connections writing batches at once
 # Feed URLs resolving to private/loopback/link-local addresses are refused unless allowed.
 IMPORT_URL_ALLOW_PRIVATE = env.bool("IMPORT_URL_ALLOW_PRIVATE", default=False)
 IMPORT_URL_TIMEOUT = env.float("IMPORT_URL_TIMEOUT", default=30.0)
