@@ -1,4 +1,4 @@
-from django.urls import path, re_path
+from django.urls import re_path
 
 from .views import ImportViewSet, UploadImportView, UrlImportView
 
@@ -9,6 +9,5 @@ urlpatterns = [
     re_path(r"^upload/?$", UploadImportView.as_view(), name="import-upload"),
     re_path(r"^imports/from-url/?$", UrlImportView.as_view(), name="import-from-url"),
     re_path(r"^imports/?$", imports, name="import-list"),
-    path("imports/<uuid:pk>", import_detail, name="import-detail"),
-    path("imports/<uuid:pk>/", import_detail),
+    re_path(r"^imports/(?P<pk>[0-9a-fA-F-]{32,36})/?$", import_detail, name="import-detail"),
 ]
