@@ -1,7 +1,14 @@
 """Job kinds of the catalog (auto-discovered by core at start-up)."""
 
+from decimal import Decimal
+
 from core.services.jobs import JobContext, job_kind
-from product.services.bulk import DELETE_ALL_JOB_KIND, delete_all_products
+from product.services.bulk import (
+    BULK_PRICE_JOB_KIND,
+    DELETE_ALL_JOB_KIND,
+    bulk_update_prices,
+    delete_all_products,
+)
 
 
 @job_kind(DELETE_ALL_JOB_KIND, queue="default", label="Delete all products")
@@ -13,3 +20,24 @@ def delete_all_products_job(ctx: JobContext) -> dict:
     ctx.log(f"deleted {deleted} products")
     ctx.progress(100, phase="done", deleted=deleted)
     return {"deleted": deleted}
+
+
+@job_kind(BULK_PRICE_JOB_KIND, queue="default", label="Bulk price update")
+def bulk_price_update_job(ctx: JobContext) -> dict:
+    """One UPDATE over the products matching the stored filters (validated when started)."""
+    params = ctx.params
+    ending = params.get("ending")
+    ctx.log(
+        f"changing prices: {params['mode']} {params['value']}"
+        f"{f', ending {ending}' if ending else ''}, filters {params['filters']}"
+    )
+    ctx.progress(0, phase="updating")
+    updated = bulk_update_prices(
+        mode=params["mode"],
+        value=Decimal(params["value"]),
+        ending=None if ending is None else Decimal(ending),
+        filters=params["filters"],
+    )
+    ctx.log(f"changed {updated} prices")
+    ctx.progress(100, phase="done", updated=updated)
+    return {"updated": updated}

@@ -139,7 +139,15 @@ class BulkPriceUpdateSerializer(StrictSerializer):
 
 
 class BulkPriceUpdateResultSerializer(serializers.Serializer):
-    updated = serializers.IntegerField(help_text="How many products got a different price.")
+    updated = serializers.IntegerField(
+        allow_null=True,
+        help_text="How many products got a different price (null when a job was started).",
+    )
+    job = JobSerializer(
+        allow_null=True,
+        help_text="The job changing them, when many products match (its result holds the "
+        "count; follow it at /api/jobs/{id}/).",
+    )
 
 
 class BulkDeleteSerializer(StrictSerializer):

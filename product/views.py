@@ -24,7 +24,7 @@ from product.serializers import (
     BulkPriceUpdateSerializer,
     ProductSerializer,
 )
-from product.services.bulk import bulk_update_prices, request_delete_all_products
+from product.services.bulk import request_bulk_price_update, request_delete_all_products
 from product.services.catalog import create_product, delete_product, update_product
 
 ERRORS = {400: ErrorSerializer, 403: ErrorSerializer}
@@ -89,20 +89,33 @@ class ProductViewSet(viewsets.ModelViewSet):
         """Delete every product. Needs confirm=true; a large catalog is deleted by a job."""
         confirmation = request.data if request.data else request.query_params
         BulkDeleteSerializer(data=confirmation).is_valid(raise_exception=True)
-        outcome = request_delete_all_products(owner=request.user)
-        if outcome.job is not None:
-            body = {"deleted": None, "job": JobSerializer(outcome.job).data}
-            return Response(body, status=status.HTTP_202_ACCEPTED)
-        return Response({"deleted": outcome.deleted, "job": None})
+        return _outcome_response(request_delete_all_products(owner=request.user), "deleted")
 
     @extend_schema(
         request=BulkPriceUpdateSerializer,
-        responses={200: BulkPriceUpdateResultSerializer, **ERRORS},
+        responses={
+            200: OpenApiResponse(BulkPriceUpdateResultSerializer, description="Changed now."),
+            202: OpenApiResponse(
+                BulkPriceUpdateResultSerializer,
+                description="A job was started (many matching products); its result holds "
+                "the count.",
+            ),
+            **ERRORS,
+        },
     )
     @action(detail=False, methods=["post"], url_path="bulk-price-update")
     def bulk_price_update(self, request):
         """Set, or change by a percentage or an amount, the price of every matching product,
-        in one statement."""
+        in one statement; returns how many prices changed."""
         serializer = BulkPriceUpdateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        return Response({"updated": bulk_update_prices(**serializer.validated_data)})
+        outcome = request_bulk_price_update(**serializer.validated_data, owner=request.user)
+        return _outcome_response(outcome, "updated")
+
+
+def _outcome_response(outcome, count_key: str) -> Response:
+    """200 {count_key: n, job: null} when done in the request, 202 {count_key: null, job}."""
+    if outcome.job is not None:
+        body = {count_key: None, "job": JobSerializer(outcome.job).data}
+        return Response(body, status=status.HTTP_202_ACCEPTED)
+    return Response({count_key: outcome.rows, "job": None})

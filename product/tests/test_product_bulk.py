@@ -9,7 +9,7 @@ from django.test.utils import CaptureQueriesContext
 from core.models import Job, JobStatus
 from core.services.jobs import execute_job
 from product.models import Product
-from product.services.bulk import DELETE_ALL_JOB_KIND, bulk_update_prices
+from product.services.bulk import BULK_PRICE_JOB_KIND, DELETE_ALL_JOB_KIND, bulk_update_prices
 
 DELETE_URL = "/api/products/bulk-delete/"
 PRICE_URL = "/api/products/bulk-price-update"
@@ -168,7 +168,7 @@ def test_price_update_over_a_filter_is_one_update_statement_returning_the_count(
         response = operator.post(PRICE_URL, body)
 
     assert response.status_code == 200, response.json()
-    assert response.json() == {"updated": 2}
+    assert response.json() == {"updated": 2, "job": None}
     writes = [q["sql"] for q in captured.captured_queries if not q["sql"].startswith("SELECT")]
     writes = [sql for sql in writes if "SAVEPOINT" not in sql]
     assert len(writes) == 1 and writes[0].startswith("UPDATE")
@@ -179,6 +179,55 @@ def test_price_update_over_a_filter_is_one_update_statement_returning_the_count(
         "office-0000": "10.00",
         "office-0001": "10.00",
     }
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_price_update_over_many_products_runs_as_a_job(client_for, settings, monkeypatch):
+    enqueued = []
+    monkeypatch.setattr("core.services.jobs._enqueue", lambda job: enqueued.append(job.pk))
+    settings.PRODUCT_BULK_PRICE_INLINE_MAX_ROWS = 3
+    many(4, category="kitchen", price=Decimal("10.00"))
+    many(2, category="office", price=Decimal("10.00"))
+    operator = client_for("operator")
+    body = {"mode": "fixed", "value": "-0.50", "ending": "0.95", "filters": {"category": "kitchen"}}
+
+    response = operator.post(PRICE_URL, body)
+
+    assert response.status_code == 202, response.json()
+    assert response.json()["updated"] is None
+    job = Job.objects.get(pk=response.json()["job"]["id"])
+    assert job.kind == BULK_PRICE_JOB_KIND
+    assert job.params == {
+        "mode": "fixed",
+        "value": "-0.50",
+        "ending": "0.95",
+        "filters": {"category": "kitchen"},
+    }
+    assert enqueued == [job.pk]
+    assert set(prices().values()) == {"10.00"}  # nothing changed by the request itself
+
+    execute_job(job.pk)
+
+    job.refresh_from_db()
+    assert job.status == JobStatus.SUCCEEDED, job.error
+    assert job.result == {"updated": 4}
+    assert prices() == {
+        **{f"kitchen-{n:04d}": "9.95" for n in range(4)},
+        "office-0000": "10.00",
+        "office-0001": "10.00",
+    }
+
+
+@pytest.mark.django_db
+def test_a_price_update_matching_few_products_stays_in_the_request(operator, settings):
+    settings.PRODUCT_BULK_PRICE_INLINE_MAX_ROWS = 3
+    many(3, category="kitchen")
+    many(5, category="office")
+    body = {"mode": "set", "value": "1", "filters": {"category": "kitchen"}}
+    response = operator.post(PRICE_URL, body)
+    assert response.status_code == 200
+    assert response.json() == {"updated": 3, "job": None}
+    assert not Job.objects.exists()
 
 
 @pytest.mark.django_db
@@ -197,7 +246,7 @@ def test_price_update_uses_the_list_filters(operator, make_product):
     make_product(sku="LAMP", name="Lamp", price=Decimal("4.00"))
     body = {"mode": "fixed", "value": "1", "filters": {"name": "mug", "price_max": 10}}
     response = operator.post(PRICE_URL, body)
-    assert response.json() == {"updated": 1}
+    assert response.json() == {"updated": 1, "job": None}
     assert prices() == {"MUG-1": "5.00", "MUG-2": "40.00", "LAMP": "4.00"}
 
 
