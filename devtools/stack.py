@@ -118,6 +118,7 @@ def start_asgi(env: dict, log_path: Path) -> ManagedProcess:
             str(port),
             "--log-level",
             "warning",
+            *UVICORN_WS_ARGS,
         ],
         env,
         log_path,

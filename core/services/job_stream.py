@@ -29,6 +29,8 @@ from . import live
 logger = logging.getLogger(__name__)
 
 MAX_LINE_CHARS = 10_000
+# COPY's text format: backslash, tab, newline and carriage return must be escaped.
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 # Producers block once this many items are waiting, so a runaway job cannot exhaust memory.
 MAX_PENDING = 50_000
 
@@ -157,11 +159,17 @@ class JobStream:
         connection.ensure_connection()
         with connection.cursor() as cursor:
             if lines:
+                # One pre-formatted text block per batch: a per-row write_row() call was the
+                # worker's main cost on a fast stream (profiled at 100k lines).
+                job_id = str(self.job_id)
+                block = "".join(
+                    f"{job_id}\t{seq}\t{text.translate(_COPY_ESCAPES)}\t{created_at.isoformat()}\n"
+                    for seq, text, created_at in lines
+                )
                 with cursor.copy(
                     "COPY core_joblogline (job_id, seq, line, created_at) FROM STDIN"
                 ) as copy:
-                    for seq, text, created_at in lines:
-                        copy.write_row((self.job_id, seq, text, created_at))
+                    copy.write(block.encode("utf-8"))
             if progress is not None:
                 cursor.execute(
                     "UPDATE core_job SET log_line_count = GREATEST(log_line_count, %s),"

@@ -18,12 +18,12 @@ def staff_client(client, make_user):
 
 def test_job_changelist_filters_and_searches(staff_client):
     make_job(title="Nightly supplier sync", status=JobStatus.FAILED)
-    make_job(title="Catalog import", status=JobStatus.SUCCEEDED)
+    make_job(title="Weekly price refresh", status=JobStatus.SUCCEEDED)
     response = staff_client.get("/admin/core/job/?status__exact=failed&q=supplier")
     assert response.status_code == 200
     content = response.content.decode()
     assert "Nightly supplier sync" in content
-    assert "Catalog import" not in content
+    assert "Weekly price refresh" not in content
 
 
 def test_job_page_shows_the_live_log_over_the_websocket(staff_client):

@@ -160,9 +160,11 @@ def test_lines_with_nul_bytes_and_huge_lines_are_stored_safely():
     def weird(ctx):
         ctx.log("before\x00after")
         ctx.log("x" * 50_000)
+        ctx.log("tab\there back\\slash inner\nnewline \\N é€ 😀")
 
     job = make_job(kind="tests.weird_lines")
     execute_job(job.pk)
     lines = list(JobLogLine.objects.filter(job=job).values_list("line", flat=True))
     assert lines[0] == "before\ufffdafter"
     assert len(lines[1]) < 11_000 and lines[1].endswith("[truncated]")
+    assert lines[2] == "tab\there back\\slash inner\nnewline \\N é€ 😀"

@@ -18,11 +18,20 @@ PROBE = (
 
 
 def load_settings(**env):
-    base = {k: v for k, v in os.environ.items()
-            if k not in {"SECRET_KEY", "DEBUG", "DJANGO_SETTINGS_MODULE"}}
+    base = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in {"SECRET_KEY", "DEBUG", "DJANGO_SETTINGS_MODULE"}
+    }
     base.update(DJANGO_SETTINGS_MODULE="config.settings", **env)
-    return subprocess.run([sys.executable, "-c", PROBE], cwd=ROOT, env=base,
-                          capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-c", PROBE],
+        cwd=ROOT,
+        env=base,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
 
 def test_production_refuses_to_start_without_a_secret_key():
@@ -43,15 +52,21 @@ def test_everything_is_read_from_the_environment():
     )
     assert result.returncode == 0, result.stderr
     loaded = json.loads(result.stdout.strip().splitlines()[-1])
-    assert loaded == {"debug": False, "hosts": ["shop.example.com", "api.example.com"],
-                      "cors": ["https://app.example.com"], "ssl": True, "db": "shop",
-                      "ext": True}
+    assert loaded == {
+        "debug": False,
+        "hosts": ["shop.example.com", "api.example.com"],
+        "cors": ["https://app.example.com"],
+        "ssl": True,
+        "db": "shop",
+        "ext": True,
+    }
 
 
 def test_missing_database_url_is_a_clear_error():
     env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
     env.update(DJANGO_SETTINGS_MODULE="config.settings", SECRET_KEY="k" * 50)
-    result = subprocess.run([sys.executable, "-c", PROBE], cwd=ROOT, env=env,
-                            capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-c", PROBE], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+    )
     assert result.returncode != 0
     assert "DATABASE_URL is not set" in result.stderr
