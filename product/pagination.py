@@ -1,24 +1,59 @@
-"""Pagination of the product list: the platform's, minus COUNT(*) when page 1 says it all."""
+"""Pagination of the product list: the platform's, with page queries planned from the
+exact count instead of the planner's guess."""
+
+from contextlib import contextmanager
 
 from django.core.paginator import Paginator
+from django.db import connections, transaction
 
 from core.api.pagination import PageNumberPagination
 
 
-class CountSparingPaginator(Paginator):
-    """On page 1, fetch the rows first: a page that is not full *is* the whole result, so
-    its length is the exact count and the COUNT(*) query is skipped."""
+class CountInformedPaginator(Paginator):
+    """Counts first, then fetches the page with an access path chosen from that count.
+
+    For `ORDER BY id LIMIT 50` PostgreSQL may walk the ordering index, filtering as it goes,
+    betting that matches are common; it guesses that from the column statistics, which for
+    `name ILIKE '%oak mug%'` can be 5x too high. Measured at 500k products: 40-110 ms for a
+    phrase matching 330 rows, against 5 ms for fetching those rows by the trigram index and
+    sorting them. The COUNT is exact and needed anyway, so for a small result (at most
+    SMALL_RESULT rows, where fetching every match is cheap for certain) plain index scans are
+    switched off for the page query, leaving bitmap scans of the filter's own index.
+    Larger results keep the planner's choice, which is then the right one (walking the
+    ordering index meets 50 matches quickly).
+    """
+
+    SMALL_RESULT = 5000
 
     def page(self, number):
-        if str(number).strip() != "1" or "count" in self.__dict__:
-            return super().page(number)
-        rows = list(self.object_list[: self.per_page])
-        if len(rows) < self.per_page:
-            self.__dict__["count"] = len(rows)  # `count` is a cached_property
-        # Reading self.count runs COUNT(*) only when the page is full.
-        self.validate_number(1)
-        return self._get_page(rows, 1, self)
+        number = self.validate_number(number)  # runs the COUNT
+        bottom = (number - 1) * self.per_page
+        top = bottom + self.per_page
+        if top + self.orphans >= self.count:
+            top = self.count
+        queryset = self.object_list[bottom:top]
+        if self.count > self.SMALL_RESULT or not hasattr(queryset, "db"):
+            return self._get_page(queryset, number, self)
+        with planner_setting(queryset.db, "enable_indexscan", "off"):
+            rows = list(queryset)
+        return self._get_page(rows, number, self)
+
+
+@contextmanager
+def planner_setting(using: str, name: str, value: str):
+    """Set a planner parameter for the queries inside the block only.
+
+    Transaction-local, and put back afterwards: in a request already inside a transaction
+    (ATOMIC_REQUESTS, a test) a bare SET LOCAL would last until that transaction ends.
+    """
+    with transaction.atomic(using=using), connections[using].cursor() as cursor:
+        cursor.execute("SELECT current_setting(%s), set_config(%s, %s, true)", [name, name, value])
+        previous = cursor.fetchone()[0]
+        try:
+            yield
+        finally:
+            cursor.execute("SELECT set_config(%s, %s, true)", [name, previous])
 
 
 class ProductPagination(PageNumberPagination):
-    django_paginator_class = CountSparingPaginator
+    django_paginator_class = CountInformedPaginator
