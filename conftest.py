@@ -24,6 +24,17 @@ def _isolated_cache():
     yield
 
 
+@pytest.fixture(autouse=True)
+def enqueued_jobs(request, monkeypatch):
+    """Jobs started by a test, in order. Only tests with a real worker send them to the broker:
+    elsewhere a queued message could be picked up by the session's worker (started by an
+    earlier end-to-end test) while the test runs the same job in-process."""
+    sent = []
+    if "celery_worker_process" not in request.fixturenames:
+        monkeypatch.setattr("core.services.jobs._enqueue", sent.append)
+    return sent
+
+
 @pytest.fixture
 def make_user(db):
     from core.models import User

@@ -36,8 +36,7 @@ def test_job_page_shows_the_live_log_over_the_websocket(staff_client):
     assert f"/api/jobs/{job.pk}/logs" in content
 
 
-def test_cancel_and_retry_actions(staff_client, monkeypatch):
-    monkeypatch.setattr("core.services.jobs._enqueue", lambda job: None)
+def test_cancel_and_retry_actions(staff_client):
     pending = make_job(status=JobStatus.PENDING)
     failed = make_job(status=JobStatus.FAILED, params={"lines": 1})
     response = staff_client.post(

@@ -132,10 +132,8 @@ def test_finished_job_cannot_be_cancelled_again():
         cancel_job(job.pk)
 
 
-def test_retry_runs_the_stored_parameters_in_a_new_job(monkeypatch):
-    # Run the retry here, not on a worker that may be up for the end-to-end tests.
-    enqueued = []
-    monkeypatch.setattr("core.services.jobs._enqueue", enqueued.append)
+def test_retry_runs_the_stored_parameters_in_a_new_job(enqueued_jobs):
+    enqueued = enqueued_jobs
     job = make_job(params={"lines": 3, "fail_at_line": 2})
     execute_job(job.pk)
     retried = retry_job(job.pk)
