@@ -7,4 +7,7 @@ class ImportManagerConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):
-        from . import receivers  # noqa: F401  (job_finished → import_completed, file cleanup)
+        from . import (
+            checks,  # noqa: F401  (registers the system checks)
+            receivers,  # noqa: F401  (job_finished → import_completed, file cleanup)
+        )

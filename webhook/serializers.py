@@ -4,8 +4,9 @@
 from rest_framework import serializers
 
 from core.api.serializers import StrictModelSerializer, StrictSerializer
+from core.services.ssrf import UnsafeURLError, assert_public_url
+from webhook import conf
 from webhook.models import TEST_EVENT_TYPE, EventType, Webhook, WebhookDelivery
-from webhook.services.ssrf import UnsafeURLError, assert_public_url
 
 
 class WebhookSerializer(StrictModelSerializer):
@@ -34,7 +35,7 @@ class WebhookSerializer(StrictModelSerializer):
     def validate_url(self, value):
         # Resolved and checked now for a clear 400; the sender checks again at send time.
         try:
-            assert_public_url(value)
+            assert_public_url(value, allowed_networks=conf.get("WEBHOOK_ALLOWED_PRIVATE_NETWORKS"))
         except UnsafeURLError as exc:
             raise serializers.ValidationError(exc.message) from None
         return value

@@ -1,8 +1,9 @@
-"""Downloading a feed URL for an import, guarded against SSRF.
+"""Downloading a feed URL for an import, guarded against SSRF (core.services.ssrf).
 
 - Only http(s). The host is resolved first and refused when any of its addresses is not a
-  public one (private, loopback, link-local, multicast, reserved...), unless
-  IMPORT_URL_ALLOW_PRIVATE is on (tests use a server on 127.0.0.1).
+  public one (private, loopback, link-local, multicast, reserved...) and not inside
+  IMPORT_URL_ALLOWED_PRIVATE_NETWORKS (CIDRs). IMPORT_URL_ALLOW_PRIVATE (older, all or
+  nothing) still admits every address when on; tests use a server on 127.0.0.1.
 - The connection goes to the address that was checked (the Host header and TLS SNI keep the
   name), so a DNS answer that changes between check and connect cannot redirect it.
 - Redirects are followed by hand, each hop checked the same way, at most
@@ -14,8 +15,6 @@
 
 from __future__ import annotations
 
-import ipaddress
-import socket
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,10 +24,14 @@ import httpx
 from django.conf import settings
 
 from core.exceptions import PlatformError
+from core.services import ssrf
 
 from .columns import ImportFileError
 from .parsers import format_for_name
 from .uploads import content_matches, sanitize_filename
+
+#: What IMPORT_URL_ALLOW_PRIVATE = True has always meant: no address is refused.
+EVERY_NETWORK = ("0.0.0.0/0", "::/0")
 
 CONTENT_TYPES = {
     "text/csv": "csv",
@@ -63,70 +66,34 @@ def filename_for_url(url: str) -> str:
     return sanitize_filename(segment, default="feed")
 
 
-def _is_public(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
-    if isinstance(address, ipaddress.IPv6Address):
-        embedded = (
-            address.ipv4_mapped
-            or address.sixtofour
-            or (address.teredo[1] if address.teredo else None)
-        )
-        if embedded is not None:
-            return _is_public(embedded)
-    return address.is_global and not address.is_multicast
+def allowed_private_networks() -> tuple[str, ...]:
+    """The non-public networks feeds may come from (settings are read on every call)."""
+    if settings.IMPORT_URL_ALLOW_PRIVATE:
+        return EVERY_NETWORK
+    return tuple(getattr(settings, "IMPORT_URL_ALLOWED_PRIVATE_NETWORKS", ()))
 
 
-def _resolve(host: str, port: int) -> list:
-    try:
-        literal = ipaddress.ip_address(host.strip("[]"))
-        return [literal]
-    except ValueError:
-        pass
-    try:
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except (socket.gaierror, UnicodeError) as exc:
-        raise FeedRefused(f"Cannot resolve the host '{host}'.") from exc
-    addresses = []
-    for info in infos:
-        address = ipaddress.ip_address(info[4][0].split("%", 1)[0])
-        if address not in addresses:
-            addresses.append(address)
-    return addresses
+def check_url(url: str) -> ssrf.ResolvedURL:
+    """Validate `url` and return it resolved (connect to one of `.addresses`).
 
-
-def check_url(url: str):
-    """Validate `url` and return (parsed URL, the address to connect to).
-
-    Raises FeedRefused for a non-http(s) URL, an unresolvable host, or a host with any
-    non-public address (unless IMPORT_URL_ALLOW_PRIVATE).
+    Raises FeedRefused for a non-http(s) URL, credentials in it, an unresolvable host, or a
+    host with any non-public address outside the allowed networks.
     """
     try:
-        parsed = httpx.URL(url)
-    except (httpx.InvalidURL, TypeError) as exc:
-        raise FeedRefused(f"Not a valid URL: {exc}") from exc
-    if parsed.scheme not in ("http", "https") or not parsed.host:
-        raise FeedRefused("Only http:// and https:// URLs with a host can be imported.")
-    if parsed.userinfo:
-        raise FeedRefused("URLs with credentials are not accepted.")
-    port = parsed.port or (443 if parsed.scheme == "https" else 80)
-    addresses = _resolve(parsed.host, port)
-    if not addresses:
-        raise FeedRefused(f"The host '{parsed.host}' has no address.")
-    if not settings.IMPORT_URL_ALLOW_PRIVATE:
-        refused = [str(a) for a in addresses if not _is_public(a)]
-        if refused:
-            raise FeedRefused(
-                f"The host '{parsed.host}' resolves to a non-public address "
-                f"({', '.join(refused)}); imports may only fetch from public addresses."
-            )
-    return parsed, addresses[0]
+        return ssrf.assert_public_url(url, allowed_networks=allowed_private_networks())
+    except ssrf.UnsafeURLError as exc:
+        raise FeedRefused(exc.message) from None
 
 
-def _pinned_request(client: httpx.Client, parsed: httpx.URL, address):
-    """A GET to the checked address, keeping the host name for Host and TLS SNI."""
-    target = parsed.copy_with(host=str(address))
-    headers = {"Host": parsed.netloc.decode("ascii"), "Accept": "*/*"}
-    extensions = {"sni_hostname": parsed.host} if parsed.scheme == "https" else {}
-    request = client.build_request("GET", target, headers=headers, extensions=extensions)
+def _pinned_request(client: httpx.Client, target: ssrf.ResolvedURL):
+    """A GET to the first checked address, keeping the host name for Host and TLS SNI."""
+    pinned = ssrf.pinned_request(target, target.addresses[0])
+    request = client.build_request(
+        "GET",
+        pinned["url"],
+        headers={**pinned["headers"], "Accept": "*/*"},
+        extensions=pinned["extensions"],
+    )
     return client.send(request, stream=True)
 
 
@@ -146,9 +113,9 @@ def download_feed(url: str, target_dir: Path, *, file_format: str | None = None)
         timeout=httpx.Timeout(timeout), follow_redirects=False, trust_env=False
     ) as client:
         for _hop in range(settings.IMPORT_URL_MAX_REDIRECTS + 1):
-            parsed, address = check_url(current)
+            target = check_url(current)
             try:
-                response = _pinned_request(client, parsed, address)
+                response = _pinned_request(client, target)
             except httpx.HTTPError as exc:
                 raise FeedRefused(f"Could not fetch {current}: {exc}") from exc
             try:

@@ -1,13 +1,14 @@
-"""Imports from a feed URL: a real HTTP server on 127.0.0.1, and the SSRF guard."""
+"""Imports from a feed URL: a real HTTP server on 127.0.0.1, and how the import uses the SSRF
+guard (the guard itself: core/tests/test_ssrf.py)."""
 
 import ipaddress
+import socket
 
 import pytest
 
 from core.models import Job, JobStatus
 from core.services.jobs import execute_job
 from import_manager.models import ImportRun
-from import_manager.services import fetch
 from import_manager.services.fetch import FeedRefused, check_url, download_feed
 
 from .helpers import catalog
@@ -115,20 +116,65 @@ def test_only_plain_http_urls_are_accepted(url):
 
 def test_a_public_address_passes_the_check(settings):
     settings.IMPORT_URL_ALLOW_PRIVATE = False
-    _parsed, address = check_url("https://93.184.216.34/feed.csv")
+    [address] = check_url("https://93.184.216.34/feed.csv").addresses
     assert address == ipaddress.ip_address("93.184.216.34")
 
 
-def test_a_redirect_to_a_private_address_is_not_followed(
-    settings, httpserver, monkeypatch, tmp_path
-):
+def test_allowed_private_networks_admit_only_those_networks(settings):
     settings.IMPORT_URL_ALLOW_PRIVATE = False
-    # Let the test server (127.0.0.1) pass as "public"; everything else is judged as usual.
-    real = fetch._is_public
-    monkeypatch.setattr(fetch, "_is_public", lambda a: str(a) == "127.0.0.1" or real(a))
+    settings.IMPORT_URL_ALLOWED_PRIVATE_NETWORKS = ["10.0.0.0/8"]
+    assert check_url("http://10.1.2.3/feed.csv").host == "10.1.2.3"
+    with pytest.raises(FeedRefused, match=r"non-public address \(192.168.0.10\)"):
+        check_url("http://192.168.0.10/feed.csv")
+
+
+def test_allow_private_still_admits_every_address(settings):
+    settings.IMPORT_URL_ALLOW_PRIVATE = True
+    settings.IMPORT_URL_ALLOWED_PRIVATE_NETWORKS = []
+    for url in ("http://10.1.2.3/f.csv", "http://169.254.169.254/f.csv", "http://[::1]/f.csv"):
+        assert check_url(url).url == url
+
+
+def test_a_bad_allow_list_entry_fails_the_system_check(settings):
+    from import_manager.checks import check_allowed_private_networks
+
+    settings.IMPORT_URL_ALLOWED_PRIVATE_NETWORKS = ["127.0.0.0/8", "::1/128"]
+    assert check_allowed_private_networks(None) == []
+    settings.IMPORT_URL_ALLOWED_PRIVATE_NETWORKS = ["10.0.0.0/33"]
+    [error] = check_allowed_private_networks(None)
+    assert error.id == "import_manager.E001"
+
+
+def test_a_redirect_to_a_private_address_is_not_followed(settings, httpserver, tmp_path):
+    settings.IMPORT_URL_ALLOW_PRIVATE = False
+    # Let the test server (loopback) pass; everything else is judged as usual.
+    settings.IMPORT_URL_ALLOWED_PRIVATE_NETWORKS = ["127.0.0.0/8", "::1/128"]
     httpserver.expect_request("/feed.csv").respond_with_data(
         "", status=301, headers={"Location": "http://10.255.255.1/internal.csv"}
     )
 
     with pytest.raises(FeedRefused, match=r"non-public address \(10.255.255.1\)"):
         download_feed(httpserver.url_for("/feed.csv"), tmp_path)
+
+
+def test_the_feed_is_fetched_from_the_checked_address_with_its_host_name(
+    settings, httpserver, monkeypatch, tmp_path
+):
+    settings.IMPORT_URL_ALLOW_PRIVATE = False
+    settings.IMPORT_URL_ALLOWED_PRIVATE_NETWORKS = ["127.0.0.0/8"]
+    answers = iter(["127.0.0.1"])  # a second lookup of the name would fail
+    real_getaddrinfo = socket.getaddrinfo
+
+    def once(host, *args, **kwargs):
+        if host == "feeds.example.com":
+            return real_getaddrinfo(next(answers), *args, **kwargs)
+        return real_getaddrinfo(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", once)
+    httpserver.expect_request(
+        "/feed.csv", headers={"Host": f"feeds.example.com:{httpserver.port}"}
+    ).respond_with_data(CSV, content_type="text/csv")
+
+    fetched = download_feed(f"http://feeds.example.com:{httpserver.port}/feed.csv", tmp_path)
+
+    assert fetched.path.read_text() == CSV

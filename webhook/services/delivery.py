@@ -29,11 +29,12 @@ from django.db import transaction
 from django.utils import timezone
 
 from core.exceptions import ConflictError
+from core.services import ssrf
 from webhook import conf
 from webhook.models import DeliveryStatus, Webhook, WebhookDelivery
 from webhook.models.webhook import MAX_TIMEOUT
 
-from . import signing, ssrf
+from . import signing
 from .headers import masked
 
 logger = logging.getLogger(__name__)
@@ -206,7 +207,9 @@ def _send(webhook: Webhook, delivery: WebhookDelivery) -> Outcome:
     delivery.request_headers = masked(headers)
     try:
         # Checked again at send time: DNS may point somewhere else than when it was saved.
-        target = ssrf.assert_public_url(webhook.url)
+        target = ssrf.assert_public_url(
+            webhook.url, allowed_networks=conf.get("WEBHOOK_ALLOWED_PRIVATE_NETWORKS")
+        )
     except ssrf.HostResolutionError as exc:
         return Outcome(retryable=True, error=exc.message)
     except ssrf.UnsafeURLError as exc:

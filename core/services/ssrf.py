@@ -1,22 +1,27 @@
 """SSRF guard for outbound HTTP: refuse URLs that reach private, loopback or link-local hosts.
 
-Reusable by any app that calls a URL a user typed (webhooks, imports from a URL, ...):
+For any app that calls a URL a user typed (webhooks, imports from a URL, ...). The caller
+passes its own allow-list (CIDR strings, usually from a setting); nothing is allowed by
+default:
 
-    target = assert_public_url(url)                 # raises UnsafeURLError
+    target = assert_public_url(url, allowed_networks=my_setting)   # raises UnsafeURLError
     with httpx.Client(trust_env=False, follow_redirects=False) as client:
-        client.request("POST", **pinned_request(target, address))
+        client.request("POST", **pinned_request(target, target.addresses[0]))
 
 Every address the host resolves to is checked, not just the first, because a client may
-connect to any of them. Checking at save time is not enough (DNS can change, or answer
-differently the second time: "DNS rebinding"), so the sender checks again right before the
-call and then connects to the very address it checked (`pinned_request`), keeping the
-original host in the Host header and in TLS (SNI and certificate check).
+connect to any of them. Checking once (when a URL is saved) is not enough: DNS can change,
+or answer differently the second time ("DNS rebinding"). So check right before the call and
+then connect to the very address checked (`pinned_request`), keeping the original host in
+the Host header and in TLS (SNI and certificate check). Proxies from the environment
+(`trust_env`) would bypass the pin; redirects must not be followed blindly: follow them by
+hand, checking each hop with `assert_public_url` again, or not at all.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import socket
+from collections.abc import Iterable
 from dataclasses import dataclass
 from urllib.parse import urlsplit, urlunsplit
 
@@ -35,7 +40,7 @@ class UnsafeURLError(PlatformError):
 
 
 class HostResolutionError(UnsafeURLError):
-    """The host name did not resolve (a network condition: the sender may retry later)."""
+    """The host name did not resolve (a network condition: the caller may retry later)."""
 
     code = "unresolvable_host"
 
@@ -54,40 +59,55 @@ class ResolvedURL:
         return host if self.port == DEFAULT_PORTS[self.scheme] else f"{host}:{self.port}"
 
 
-def _networks(allowed) -> list[IPNetwork]:
-    if allowed is None:
-        from webhook import conf
+def parse_networks(values: Iterable) -> list[IPNetwork]:
+    """CIDR strings (or networks) as networks; raises ValueError on one that is not."""
+    return [ipaddress.ip_network(str(value), strict=False) for value in values]
 
-        allowed = conf.get("WEBHOOK_ALLOWED_PRIVATE_NETWORKS")
-    return [ipaddress.ip_network(str(net), strict=False) for net in allowed]
+
+def invalid_networks(values: Iterable) -> list:
+    """The entries of an allow-list setting that are not networks (for system checks)."""
+    bad = []
+    for value in values:
+        try:
+            ipaddress.ip_network(str(value), strict=False)
+        except ValueError:
+            bad.append(value)
+    return bad
 
 
 def is_public_address(address: IPAddress) -> bool:
     """Whether `address` is globally routable (not private, loopback, link-local, reserved,
-    multicast, unspecified, shared/CGNAT, ...), looking through IPv4-mapped/6to4 forms."""
+    multicast, unspecified, shared/CGNAT, ...), judging IPv4-mapped and 6to4 addresses by the
+    IPv4 address they carry. Teredo (2001::/32) is never public, whatever client it names."""
     if isinstance(address, ipaddress.IPv6Address):
+        if address.teredo is not None:
+            return False
         embedded = address.ipv4_mapped or address.sixtofour
         if embedded is not None:
             address = embedded
     return address.is_global and not address.is_multicast
 
 
-def _check_address(address: IPAddress, networks: list[IPNetwork]) -> bool:
+def _is_allowed(address: IPAddress, networks: list[IPNetwork]) -> bool:
     if is_public_address(address):
         return True
     return any(address.version == net.version and address in net for net in networks)
 
 
 def assert_public_url(
-    url: str, *, allowed_networks=None, schemes: tuple[str, ...] = ("http", "https")
+    url: str,
+    *,
+    allowed_networks: Iterable = (),
+    schemes: tuple[str, ...] = ("http", "https"),
 ) -> ResolvedURL:
     """Resolve `url`'s host and check every address it resolves to.
 
     Raises `UnsafeURLError` when the URL is malformed, uses another scheme, carries
-    credentials, or any address is non-public and outside `allowed_networks` (CIDR strings;
-    default: the WEBHOOK_ALLOWED_PRIVATE_NETWORKS setting). Raises `HostResolutionError`
-    (a subclass) when the host does not resolve. Returns the checked addresses.
+    credentials, or any address is non-public and outside `allowed_networks` (CIDR strings
+    or networks; none by default). Raises `HostResolutionError` (a subclass) when the host
+    does not resolve. Returns the URL's parts and the checked addresses.
     """
+    networks = parse_networks(allowed_networks)
     try:
         parts = urlsplit(url)
         port = parts.port
@@ -99,8 +119,8 @@ def assert_public_url(
     if not parts.hostname:
         raise UnsafeURLError("The URL has no host.")
     if parts.username is not None or parts.password is not None:
-        # They would be stored and shown with the URL; custom headers are the place for them.
-        raise UnsafeURLError("Credentials in the URL are not allowed; use a custom header.")
+        # They would be stored and shown with the URL (and logged); headers are their place.
+        raise UnsafeURLError("Credentials in the URL are not allowed.")
     try:
         host = parts.hostname.encode("idna").decode("ascii")
     except UnicodeError:
@@ -120,12 +140,11 @@ def assert_public_url(
     if not addresses:
         raise HostResolutionError(f"The host '{host}' could not be resolved.")
 
-    networks = _networks(allowed_networks)
-    refused = [a for a in addresses if not _check_address(a, networks)]
+    refused = [str(a) for a in addresses if not _is_allowed(a, networks)]
     if refused:
         raise UnsafeURLError(
-            f"The host '{host}' resolves to a private, loopback or link-local address "
-            f"({refused[0]}); outbound calls to it are not allowed."
+            f"The host '{host}' resolves to a non-public address ({', '.join(refused)}); "
+            "outbound calls to private, loopback or link-local addresses are not allowed."
         )
     return ResolvedURL(url=url, scheme=scheme, host=host, port=port, addresses=tuple(addresses))
 
