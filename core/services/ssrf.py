@@ -32,6 +32,12 @@ IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 DEFAULT_PORTS = {"http": 80, "https": 443}
 
+# NAT64 (RFC 6052): on an IPv6-only network the gateway turns 64:ff9b::a.b.c.d into a.b.c.d,
+# so such an address is judged by the IPv4 it carries. The local-use prefix (RFC 8215) can
+# embed it anywhere: never public.
+NAT64_WELL_KNOWN = ipaddress.ip_network("64:ff9b::/96")
+NAT64_LOCAL_USE = ipaddress.ip_network("64:ff9b:1::/48")
+
 
 class UnsafeURLError(PlatformError):
     """The URL is malformed or reaches an address outbound calls may not reach."""
@@ -77,12 +83,15 @@ def invalid_networks(values: Iterable) -> list:
 
 def is_public_address(address: IPAddress) -> bool:
     """Whether `address` is globally routable (not private, loopback, link-local, reserved,
-    multicast, unspecified, shared/CGNAT, ...), judging IPv4-mapped and 6to4 addresses by the
-    IPv4 address they carry. Teredo (2001::/32) is never public, whatever client it names."""
+    multicast, unspecified, shared/CGNAT, ...), judging IPv4-mapped, 6to4 and NAT64 addresses
+    by the IPv4 address they carry. Teredo (2001::/32) is never public, whatever client it
+    names."""
     if isinstance(address, ipaddress.IPv6Address):
-        if address.teredo is not None:
+        if address.teredo is not None or address in NAT64_LOCAL_USE:
             return False
         embedded = address.ipv4_mapped or address.sixtofour
+        if embedded is None and address in NAT64_WELL_KNOWN:
+            embedded = ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
         if embedded is not None:
             address = embedded
     return address.is_global and not address.is_multicast

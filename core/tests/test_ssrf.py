@@ -138,6 +138,15 @@ def test_mapped_6to4_and_teredo_forms_of_private_addresses_are_not_public():
     assert is_public_address(ipaddress.ip_address("2606:4700:4700::1111"))
 
 
+def test_nat64_forms_are_judged_by_the_ipv4_address_they_carry():
+    assert not is_public_address(ipaddress.ip_address("64:ff9b::a9fe:a9fe"))  # 169.254.169.254
+    assert not is_public_address(ipaddress.ip_address("64:ff9b::7f00:1"))  # 127.0.0.1
+    assert not is_public_address(ipaddress.ip_address("64:ff9b:1::a00:1"))  # local-use prefix
+    assert is_public_address(ipaddress.ip_address("64:ff9b::5db8:d822"))  # 93.184.216.34
+    with pytest.raises(UnsafeURLError, match="non-public"):
+        assert_public_url("http://[64:ff9b::a9fe:a9fe]/latest/meta-data/")
+
+
 def test_pinned_request_connects_to_the_checked_ip_but_keeps_the_host_name(monkeypatch):
     fake_dns(monkeypatch, "93.184.216.34")
     target = assert_public_url("https://hooks.example.com/in?a=1", allowed_networks=[])
