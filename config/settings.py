@@ -185,13 +185,19 @@ IMPORT_BATCH_ROWS = env.int("IMPORT_BATCH_ROWS", default=100_000)  # upper bound
 IMPORT_BATCH_SECONDS = env.float("IMPORT_BATCH_SECONDS", default=0.6)  # batch size target
 IMPORT_MAX_ERRORS_KEPT = env.int("IMPORT_MAX_ERRORS_KEPT", default=1000)
 IMPORT_WRITERS = env.int("IMPORT_WRITERS", default=2)  # connections writing batches at once
-# Feed URLs resolving to private/loopback/link-local addresses are refused unless allowed.
+# Feed URLs resolving to private/loopback/link-local addresses are refused unless they fall
+# in one of these networks (CIDRs); IMPORT_URL_ALLOW_PRIVATE=1 (tests, local) adds loopback.
 IMPORT_URL_ALLOW_PRIVATE = env.bool("IMPORT_URL_ALLOW_PRIVATE", default=False)
+IMPORT_URL_ALLOWED_PRIVATE_NETWORKS = env.list("IMPORT_URL_ALLOWED_PRIVATE_NETWORKS", default=[])
 IMPORT_URL_TIMEOUT = env.float("IMPORT_URL_TIMEOUT", default=30.0)
 IMPORT_URL_MAX_REDIRECTS = env.int("IMPORT_URL_MAX_REDIRECTS", default=5)
 # DELETE /api/products/bulk-delete/ deletes up to this many products inside the request;
 # a larger catalog is deleted by a "product.delete_all" job (one statement, ~0.5 s per 500k).
 PRODUCT_BULK_DELETE_INLINE_MAX_ROWS = env.int("PRODUCT_BULK_DELETE_INLINE_MAX_ROWS", default=50_000)
+# POST /api/products/bulk-price-update changes up to this many products inside the request;
+# more run as a "product.bulk_price_update" job: every changed row rewrites all 13 indexes
+# (3 trigram), ~0.1 ms a row, so 500k rows take a minute, past any HTTP router's timeout.
+PRODUCT_BULK_PRICE_INLINE_MAX_ROWS = env.int("PRODUCT_BULK_PRICE_INLINE_MAX_ROWS", default=20_000)
 # (keys of the product and import_manager apps go here)
 
 # --- Webhooks -------------------------------------------------------------------------------

@@ -31,7 +31,7 @@ from .parsers import format_for_name
 from .uploads import content_matches, sanitize_filename
 
 #: What IMPORT_URL_ALLOW_PRIVATE = True has always meant: no address is refused.
-EVERY_NETWORK = ("0.0.0.0/0", "::/0")
+LOOPBACK_NETWORKS = ("127.0.0.0/8", "::1/128")
 
 CONTENT_TYPES = {
     "text/csv": "csv",
@@ -68,9 +68,9 @@ def filename_for_url(url: str) -> str:
 
 def allowed_private_networks() -> tuple[str, ...]:
     """The non-public networks feeds may come from (settings are read on every call)."""
-    if settings.IMPORT_URL_ALLOW_PRIVATE:
-        return EVERY_NETWORK
-    return tuple(getattr(settings, "IMPORT_URL_ALLOWED_PRIVATE_NETWORKS", ()))
+    configured = tuple(getattr(settings, "IMPORT_URL_ALLOWED_PRIVATE_NETWORKS", ()))
+    # The switch opens loopback only (a local test server), never e.g. 169.254.169.254.
+    return configured + LOOPBACK_NETWORKS if settings.IMPORT_URL_ALLOW_PRIVATE else configured
 
 
 def check_url(url: str) -> ssrf.ResolvedURL:

@@ -128,11 +128,16 @@ def test_allowed_private_networks_admit_only_those_networks(settings):
         check_url("http://192.168.0.10/feed.csv")
 
 
-def test_allow_private_still_admits_every_address(settings):
+def test_allow_private_admits_loopback_only(settings):
     settings.IMPORT_URL_ALLOW_PRIVATE = True
     settings.IMPORT_URL_ALLOWED_PRIVATE_NETWORKS = []
-    for url in ("http://10.1.2.3/f.csv", "http://169.254.169.254/f.csv", "http://[::1]/f.csv"):
+    for url in ("http://127.0.0.1:8080/f.csv", "http://[::1]/f.csv"):
         assert check_url(url).url == url
+    for url in ("http://10.1.2.3/f.csv", "http://169.254.169.254/latest/meta-data/"):
+        with pytest.raises(FeedRefused):
+            check_url(url)
+    settings.IMPORT_URL_ALLOWED_PRIVATE_NETWORKS = ["10.0.0.0/8"]
+    assert check_url("http://10.1.2.3/f.csv").url == "http://10.1.2.3/f.csv"
 
 
 def test_a_bad_allow_list_entry_fails_the_system_check(settings):
