@@ -244,3 +244,20 @@ def test_filters_and_their_counts_compile_to_sql_their_index_serves(catalog, par
     queryset = ProductFilter(params, queryset=Product.objects.all()).qs.order_by()
     assert index in plan(lambda: list(queryset.all()))
     assert index in plan(queryset.all().count)
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"name": "ab\x00c"},
+        {"sku": "A\x00"},
+        {"search": "abc\x00def"},
+        {"category": "x\x00"},
+        {"price_max": "NaN"},
+        {"price_min": "Infinity"},
+    ],
+)
+def test_filter_values_the_database_cannot_take_are_a_400(viewer, params):
+    response = viewer.get(URL, params)
+    assert response.status_code == 400
+    assert next(iter(params)) in response.json()["error"]["fields"]
