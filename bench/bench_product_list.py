@@ -1,7 +1,8 @@
 """Benchmark of the product list API at catalog scale (a script, not a test).
 
-    DATABASE_URL=postgres://.../bench_product REDIS_URL=redis://... \\
-        .venv/bin/python bench/bench_product_list.py [--rows 500000] [--requests 200] [--keep]
+    python3 dev.py bench bench_product_list [--rows 500000] [--requests 200] [--keep]
+    (or inside the venv with DATABASE_URL / REDIS_URL set; it uses the database
+    `bench_product` on that server, or BENCH_PRODUCT_DATABASE)
 
 1. Loads `--rows` synthetic products with COPY (secondary indexes are dropped during the
    load and rebuilt afterwards, then VACUUM ANALYZE), unless `--keep` finds them loaded.
@@ -26,17 +27,12 @@ import statistics
 import sys
 import time
 from decimal import Decimal
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-os.environ.setdefault("SECRET_KEY", "bench-only-secret-key-not-for-production-0123456789")
+from support import setup_django
+
 os.environ.setdefault("LOG_LEVEL", "WARNING")
-
-import django  # noqa: E402
-
-django.setup()
+# Its own database on the server DATABASE_URL names (created and migrated if missing).
+setup_django(os.environ.get("BENCH_PRODUCT_DATABASE", "bench_product"))
 
 from django.db import connection, transaction  # noqa: E402
 from django.db.models import Q  # noqa: E402
