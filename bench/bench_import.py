@@ -33,7 +33,7 @@ import httpx
 import psutil
 import websockets
 from generate_catalog import generate
-from support import setup_django
+from support import access_token, bench_operator, setup_django
 
 PASSWORD = "bench-import-Pass-1!"
 
@@ -199,15 +199,9 @@ def main() -> None:
     setup_django("bench_import")
     from django.conf import settings
 
-    from core.models import User
-    from core.services.roles import ensure_role_groups, set_role
     from devtools.stack import child_env, start_asgi, start_worker
 
-    ensure_role_groups()
-    user, _ = User.objects.get_or_create(email="bench-import@example.com")
-    user.set_password(PASSWORD)
-    user.save()
-    set_role(user, "operator")
+    user = bench_operator("bench-import@example.com", PASSWORD)
 
     work = Path(tempfile.mkdtemp(prefix="bench-import-"))
     data_dir = work / "data"
@@ -233,11 +227,7 @@ def main() -> None:
     server = start_asgi(env, work / "asgi.log")
     fresh, same, modified = [], [], []
     try:
-        token = httpx.post(
-            f"{server.base_url}/api/auth/login",
-            json={"email": user.email, "password": PASSWORD},
-            timeout=30,
-        ).json()["access"]
+        token = access_token(server.base_url, user.email, PASSWORD)
         for run in range(1, args.runs + 1):
             print(f"run {run}:", flush=True)
             truncate_products()

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import httpx
 import websockets
-from support import setup_django, summary_ms
+from support import access_token, bench_operator, setup_django, summary_ms
 
 PASSWORD = "Bench-pass-phrase-1!"
 
@@ -58,26 +58,16 @@ def main() -> None:
     args = parser.parse_args()
 
     setup_django("bench_job_stream")
-    from core.models import User
-    from core.services.roles import ensure_role_groups, set_role
     from devtools.stack import child_env, start_asgi, start_worker
 
-    ensure_role_groups()
-    user, _ = User.objects.get_or_create(email="bench@example.com")
-    user.set_password(PASSWORD)
-    user.save()
-    set_role(user, "operator")
+    user = bench_operator("bench@example.com", PASSWORD)
 
     logs = Path(tempfile.mkdtemp(prefix="bench-stream-"))
     env = child_env()
     worker = start_worker(env, logs / "worker.log")
     server = start_asgi(env, logs / "asgi.log")
     try:
-        token = httpx.post(
-            f"{server.base_url}/api/auth/login",
-            json={"email": user.email, "password": PASSWORD},
-            timeout=30,
-        ).json()["access"]
+        token = access_token(server.base_url, user.email, PASSWORD)
         headers = {"Authorization": f"Bearer {token}"}
 
         # 1. Paced lines: latency of each line from log() to the subscriber.

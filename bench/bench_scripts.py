@@ -32,7 +32,7 @@ from pathlib import Path
 
 import httpx
 import websockets
-from support import percentile, setup_django, summary_ms
+from support import access_token, bench_operator, percentile, setup_django, summary_ms
 
 PASSWORD = "Bench-pass-phrase-1!"
 TARGET_FIRST_LINE_MS = 500.0
@@ -106,15 +106,10 @@ def main() -> None:
     args = parser.parse_args()
 
     setup_django("bench_scripts")
-    from core.models import Job, User
-    from core.services.roles import ensure_role_groups, set_role
+    from core.models import Job
     from devtools.stack import child_env, start_asgi, start_worker
 
-    ensure_role_groups()
-    user, _ = User.objects.get_or_create(email="bench-scripts@example.com")
-    user.set_password(PASSWORD)
-    user.save()
-    set_role(user, "operator")
+    user = bench_operator("bench-scripts@example.com", PASSWORD)
 
     logs = Path(tempfile.mkdtemp(prefix="bench-scripts-"))
     data_dir = logs / "data"
@@ -124,11 +119,7 @@ def main() -> None:
     worker = start_worker(env, logs / "worker.log")
     server = start_asgi(env, logs / "asgi.log")
     try:
-        token = httpx.post(
-            f"{server.base_url}/api/auth/login",
-            json={"email": user.email, "password": PASSWORD},
-            timeout=30,
-        ).json()["access"]
+        token = access_token(server.base_url, user.email, PASSWORD)
 
         def one(parameters):
             return asyncio.run(run_script(server.base_url, server.ws_url, token, parameters))

@@ -60,3 +60,27 @@ def summary_ms(values: list[float]) -> str:
         f"p99 {percentile(values, 99):.1f} ms, max {max(values):.1f} ms, "
         f"mean {statistics.fmean(values):.1f} ms"
     )
+
+
+def bench_operator(email: str, password: str):
+    """An operator account for a benchmark's API calls (created or reset)."""
+    from core.models import User
+    from core.services.roles import ensure_role_groups, set_role
+
+    ensure_role_groups()
+    user, _ = User.objects.get_or_create(email=email)
+    user.set_password(password)
+    user.save()
+    set_role(user, "operator")
+    return user
+
+
+def access_token(base_url: str, email: str, password: str) -> str:
+    """Log in over the API and return the access JWT."""
+    import httpx
+
+    response = httpx.post(
+        f"{base_url}/api/auth/login", json={"email": email, "password": password}, timeout=30
+    )
+    response.raise_for_status()
+    return response.json()["access"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
@@ -56,3 +57,40 @@ def _apt_install_chromium(log_dir: Path) -> bool:
 
 def _is_executable(path: str | Path) -> bool:
     return os.path.isfile(path) and os.access(path, os.X_OK)
+
+
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-background-networking", "--disable-gpu"]
+
+
+def chromium_for_tests() -> str | None:
+    """The Chromium the browser tests launch: $CHROMIUM_PATH (set by `dev.py test`) or
+    Debian's; None lets Playwright use its own browser, if it has one."""
+    for candidate in (os.environ.get("CHROMIUM_PATH"), DEBIAN_CHROMIUM):
+        if candidate and _is_executable(candidate):
+            return str(candidate)
+    return None
+
+
+@contextlib.contextmanager
+def admin_page(base_url: str, email: str, password: str, next_path: str):
+    """A headless Chromium page logged into the Django admin, opened at `next_path`.
+
+    Use the ORM only outside the `with` block: Playwright's sync API runs an event loop in
+    this thread, where Django refuses synchronous database calls.
+    """
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=chromium_for_tests(), args=CHROMIUM_ARGS, headless=True
+        )
+        try:
+            page = browser.new_page()
+            page.goto(f"{base_url}/admin/login/?next={next_path}")
+            page.fill("#id_username", email)
+            page.fill("#id_password", password)
+            page.click("input[type=submit]")
+            page.wait_for_url(f"**{next_path}")
+            yield page
+        finally:
+            browser.close()

@@ -1,6 +1,5 @@
 """The admin import page in headless Chromium: upload, live progress to 100%, products."""
 
-import os
 import shutil
 from pathlib import Path
 
@@ -8,19 +7,12 @@ import pytest
 from django.conf import settings
 
 from core.models import User
+from devtools.browser import admin_page
 from import_manager.models import ImportRun
 
 from .helpers import write_csv
 
 PASSWORD = "Br0wser-test-pass!"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-background-networking", "--disable-gpu"]
-
-
-def chromium_path() -> str | None:
-    for candidate in (os.environ.get("CHROMIUM_PATH"), "/usr/bin/chromium"):
-        if candidate and os.path.isfile(candidate) and os.access(candidate, os.X_OK):
-            return candidate
-    return None  # Playwright's own browser, if it has one
 
 
 @pytest.mark.browser
@@ -29,7 +21,7 @@ def chromium_path() -> str | None:
 def test_admin_uploads_a_csv_and_watches_it_reach_100_percent(
     asgi_server, celery_worker_process, tmp_path
 ):
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
     User.objects.create_superuser(email="importer@example.com", password=PASSWORD)
     rows = [[f"BRW-{i}", f"Browser item {i}", "", f"{i}.50", "true"] for i in range(1, 6)]
@@ -37,37 +29,26 @@ def test_admin_uploads_a_csv_and_watches_it_reach_100_percent(
     path = write_csv(tmp_path / "browser.csv", rows)
     base = asgi_server.base_url
 
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=chromium_path(), args=CHROMIUM_ARGS, headless=True
+    with admin_page(
+        base, "importer@example.com", PASSWORD, "/admin/import_manager/importrun/new/"
+    ) as page:
+        page.set_input_files("#import-file", str(path))
+        page.click("#import-submit")
+
+        page.wait_for_function(
+            "document.getElementById('job-progress').value === 100", timeout=90_000
         )
-        try:
-            page = browser.new_page()
-            page.goto(f"{base}/admin/login/?next=/admin/import_manager/importrun/new/")
-            page.fill("#id_username", "importer@example.com")
-            page.fill("#id_password", PASSWORD)
-            page.click("input[type=submit]")
-            page.wait_for_url("**/admin/import_manager/importrun/new/")
+        expect(page.locator("#job-progress-label")).to_have_text("100%")
+        expect(page.locator("#job-status")).to_have_text("succeeded", timeout=30_000)
+        expect(page.locator("#count-success")).to_have_text("5")
+        expect(page.locator("#count-errors")).to_have_text("1")
+        expect(page.locator("#import-errors tbody tr")).to_have_count(1)
+        expect(page.locator("#import-errors tbody")).to_contain_text("is not a number")
 
-            page.set_input_files("#import-file", str(path))
-            page.click("#import-submit")
-
-            page.wait_for_function(
-                "document.getElementById('job-progress').value === 100", timeout=90_000
-            )
-            expect(page.locator("#job-progress-label")).to_have_text("100%")
-            expect(page.locator("#job-status")).to_have_text("succeeded", timeout=30_000)
-            expect(page.locator("#count-success")).to_have_text("5")
-            expect(page.locator("#count-errors")).to_have_text("1")
-            expect(page.locator("#import-errors tbody tr")).to_have_count(1)
-            expect(page.locator("#import-errors tbody")).to_contain_text("is not a number")
-
-            page.click("#import-products-link")
-            page.wait_for_url("**/admin/product/product/**")
-            for i in range(1, 6):
-                expect(page.locator("#result_list")).to_contain_text(f"BRW-{i}")
-        finally:
-            browser.close()
+        page.click("#import-products-link")
+        page.wait_for_url("**/admin/product/product/**")
+        for i in range(1, 6):
+            expect(page.locator("#result_list")).to_contain_text(f"BRW-{i}")
     # (outside Playwright's block: its event loop forbids the ORM)
     for run in ImportRun.objects.all():
         shutil.rmtree((Path(settings.DATA_DIR) / run.stored_path).parent, ignore_errors=True)
