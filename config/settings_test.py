@@ -20,6 +20,8 @@ from .settings import REST_FRAMEWORK
 # The hasher choice itself is checked in core/tests/test_auth.py against the real settings.
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 REST_FRAMEWORK = {**REST_FRAMEWORK}
+# whitenoise scans STATIC_ROOT when the app starts; `collectstatic` never runs in tests.
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # noqa: F405
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
