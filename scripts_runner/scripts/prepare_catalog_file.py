@@ -13,25 +13,14 @@ from __future__ import annotations
 
 import json
 
+from import_manager.services.columns import KNOWN_COLUMNS
 from scripts_runner.services.parameters import BooleanParam, FilePathParam, StringParam
 from scripts_runner.services.registry import DATA_PROCESSING, Limits, Script, register
 
 from ._products import PRODUCT_EXTENSIONS, ProductFile, ProductWriter
 
-CATALOG_COLUMNS = [
-    "sku",
-    "name",
-    "description",
-    "price",
-    "is_active",
-    "compare_at_price",
-    "cost",
-    "currency",
-    "stock_quantity",
-    "category",
-    "attributes",
-    "image_urls",
-]
+# The catalog import's own column contract (a Django-free module, importable in the sandbox).
+CATALOG_COLUMNS = list(KNOWN_COLUMNS)
 ALIASES = {
     "title": "name",
     "body_html": "description",
