@@ -214,7 +214,8 @@ def _run(reader, columns: ColumnMap, stage, options, totals, progress, ctx) -> N
         _stop(ctx, totals)
     staged = sum(c.rows for c in chunks)
     progress.emit(STAGED_PERCENT, "validating", rows_read=staged, **totals.counters())
-    stage.validate()
+    superseded = stage.classify()
+    stage.index_rows()
     # Counts every flagged row, those the reader already rejected included.
     flagged = stage.errors_per_chunk([c.first_row for c in chunks])
     for index, chunk in enumerate(chunks):
@@ -233,7 +234,7 @@ def _run(reader, columns: ColumnMap, stage, options, totals, progress, ctx) -> N
             for row, column, message, value in kept
         )
     totals.kept_errors = kept
-    winners = staged - errors - stage.mark_superseded()
+    winners = staged - errors - superseded
     ctx.log(
         f"Read {staged} rows: {errors} rejected, {winners} distinct SKUs to write "
         f"({staged - errors - winners} rows superseded by a later row of the same SKU)."

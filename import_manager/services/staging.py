@@ -7,10 +7,13 @@ PostgreSQL then does the work set-based:
 1. `COPY` streams every record into an UNLOGGED staging table (no WAL; private to the
    import by its name);
 2. one `UPDATE` flags the bad rows (missing SKU, non-numeric price, unknown boolean, ...)
-   with the column and a message — far cheaper than checking 500,000 rows in Python;
-3. one window query (`row_number() OVER (PARTITION BY lower(sku) ORDER BY row_no DESC)`)
-   marks every valid row that a later row of the same SKU supersedes, across the whole
-   file, so only the last row of each SKU (the "winner") is written;
+   with the column and a message — far cheaper than checking 500,000 rows in Python — and,
+   in the same pass, marks every valid row that a later valid row of the same SKU (window
+   `max(row_no) OVER (PARTITION BY lower(sku))`) supersedes, across the whole file, so only
+   the last row of each SKU (the "winner") is written. One scan and one sort instead of a
+   validation UPDATE and then a window UPDATE;
+3. a BRIN index on `row_no` (created after that UPDATE, so it never maintains it) lets
+   each batch find its row range;
 4. per batch of file rows, one `INSERT … SELECT … ON CONFLICT (lower(sku)) DO UPDATE` writes
    the winners of that row range. A SKU is written once per import, by its last row, so the
    created/updated figures count products, and rows equal to the stored product are not
@@ -156,7 +159,7 @@ class StagingTable:
         self.cursor = cursor
         self.name = name
         self.columns = list(columns)
-        self._validate_sql = self._build_validate()
+        self._classify_sql = self._build_classify()
         self._upsert_sql = self._build_upsert()
         self._predict_sql = self._build_predict()
 
@@ -183,10 +186,12 @@ class StagingTable:
         return self.cursor.copy(f"COPY {self.name} ({names}) FROM STDIN")
 
     # -- whole file ----------------------------------------------------------------------
-    def validate(self) -> int:
-        """Flag the bad staged rows; returns how many were flagged."""
-        self.cursor.execute(self._validate_sql)
-        return self.cursor.rowcount
+    def classify(self) -> int:
+        """Flag the bad staged rows and mark the valid rows a later valid row of the same SKU
+        (in any case) supersedes, in one pass over the table; returns how many rows were
+        marked superseded."""
+        self.cursor.execute(self._classify_sql)
+        return self.cursor.fetchone()[0] or 0
 
     def errors_per_chunk(self, first_rows: list[int]) -> dict[int, int]:
         """Flagged rows per chunk of rows; chunk i (from 0) starts at row first_rows[i]."""
@@ -199,19 +204,10 @@ class StagingTable:
         )
         return dict(self.cursor.fetchall())
 
-    def mark_superseded(self) -> int:
-        """Mark the valid rows a later row of the same SKU (in any case) supersedes, and
-        index row numbers for the batches; returns how many rows were marked."""
-        # Rows are stored in file order: a BRIN index finds a row range at almost no cost.
+    def index_rows(self) -> None:
+        """Rows are stored in file order: a BRIN index finds a batch's row range at almost
+        no cost."""
         self.cursor.execute(f"CREATE INDEX ON {self.name} USING brin (row_no)")
-        self.cursor.execute(
-            f"UPDATE {self.name} AS s SET superseded = true FROM ("
-            " SELECT row_no FROM (SELECT row_no, row_number() OVER ("
-            "  PARTITION BY lower(btrim(sku)) ORDER BY row_no DESC) AS rank"
-            f"  FROM {self.name} WHERE err_message IS NULL) AS ranked WHERE rank > 1"
-            ") AS later WHERE s.row_no = later.row_no"
-        )
-        return self.cursor.rowcount
 
     def flagged_rows(self, limit: int) -> list:
         """The first `limit` flagged rows: (row_number, column, message, value)."""
@@ -239,14 +235,27 @@ class StagingTable:
         return created or 0, updated or 0, distinct or 0
 
     # -- SQL -----------------------------------------------------------------------------
-    def _build_validate(self) -> str:
-        cases = "\n        ".join(_checks(self.columns))
+    def _build_classify(self) -> str:
+        # One scan computes each row's problem (NULL: valid) and, per SKU, whether a later
+        # valid row exists; only the rows that change (flagged or superseded) are rewritten.
+        cases = "\n            ".join(_checks(self.columns))
         return (
-            f"UPDATE {self.name} AS s SET err_column = v.p[1], err_message = v.p[2],"
-            f" err_value = v.p[3]\n"
-            f"FROM (SELECT row_no, CASE\n        {cases}\n    END AS p\n"
-            f"    FROM {self.name} WHERE err_message IS NULL) AS v\n"
-            "WHERE s.row_no = v.row_no AND v.p IS NOT NULL"
+            f"WITH changed AS (\n"
+            f"  UPDATE {self.name} AS s SET err_column = c.p[1], err_message = c.p[2],"
+            f" err_value = c.p[3], superseded = c.later\n"
+            f"  FROM (SELECT row_no, p, p IS NULL AND row_no < max(row_no)"
+            f" FILTER (WHERE p IS NULL) OVER (PARTITION BY key) AS later\n"
+            # COLLATE "C": under the (deterministic) database collation equal keys are equal
+            # bytes too, and a bytewise sort is cheaper;
+            # OFFSET 0 computes the problems before the sort, which then carries no text.
+            f'    FROM (SELECT row_no, lower(btrim(sku)) COLLATE "C" AS key, CASE\n'
+            f"            {cases}\n"
+            f"        END AS p\n"
+            f"      FROM {self.name} WHERE err_message IS NULL OFFSET 0) AS v) AS c\n"
+            f"  WHERE s.row_no = c.row_no AND (c.p IS NOT NULL OR c.later)\n"
+            f"  RETURNING s.superseded\n"
+            f")\n"
+            f"SELECT count(*) FILTER (WHERE superseded) FROM changed"
         )
 
     def _winners_sql(self) -> str:
