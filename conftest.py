@@ -7,9 +7,7 @@ Everything runs against the real PostgreSQL and Redis named by DATABASE_URL / RE
 import pytest
 from django.conf import settings
 
-from devtools.stack import child_env, free_port, start_asgi, start_worker
-
-__all__ = ["free_port", "service_env"]
+from devtools.stack import child_env, start_asgi, start_worker
 
 
 @pytest.fixture(autouse=True)
@@ -77,16 +75,11 @@ def client_for(make_user):
     return build
 
 
-def service_env() -> dict:
-    """Environment for child processes: same settings, same test database, same prefixes."""
-    return child_env()
-
-
 @pytest.fixture(scope="session")
 def celery_worker_process(django_db_setup, django_db_blocker, tmp_path_factory):
     """A real Celery worker (prefork, 2 processes) on every queue, against the test database."""
     with django_db_blocker.unblock():
-        env = service_env()
+        env = child_env()
     worker = start_worker(env, tmp_path_factory.mktemp("worker") / "worker.log")
     yield worker
     worker.stop()
@@ -96,7 +89,7 @@ def celery_worker_process(django_db_setup, django_db_blocker, tmp_path_factory):
 def asgi_server(django_db_setup, django_db_blocker, tmp_path_factory):
     """A real uvicorn server running the project's ASGI app (HTTP + WebSockets)."""
     with django_db_blocker.unblock():
-        env = service_env()
+        env = child_env()
     server = start_asgi(env, tmp_path_factory.mktemp("asgi") / "uvicorn.log")
     yield server
     server.stop()

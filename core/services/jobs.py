@@ -71,10 +71,6 @@ def get_job_kind(name: str) -> JobKind:
         raise UnknownJobKind(f"Unknown job kind '{name}'.") from None
 
 
-def registered_job_kinds() -> dict[str, JobKind]:
-    return dict(_KINDS)
-
-
 def start_job(
     kind: str,
     *,
@@ -214,21 +210,13 @@ def execute_job(job_id) -> Job | None:
     stream = JobStream(job.id, start_seq=job.log_line_count)
     watchdog = CancelWatchdog(job.id, job.celery_task_id, threading.current_thread().ident)
     ctx = JobContext(job, stream, watchdog)
-    live.publish_job_event(
-        job.id,
-        {
-            "type": live.PROGRESS,
-            "job_id": str(job.id),
-            "progress": 0,
-            "phase": "started",
-            "counters": {},
-        },
-    )
+    # Through the stream: ordered with the job's first lines, on the stream's own connection.
+    stream.progress(0, "started", {})
     watchdog.start()
     result, error = {}, ""
     try:
         try:
-            result = job_kind_handler(job.kind)(ctx) or {}
+            result = get_job_kind(job.kind).handler(ctx) or {}
             status = JobStatus.SUCCEEDED
         finally:
             watchdog.stop()
@@ -259,10 +247,6 @@ def execute_job(job_id) -> Job | None:
     job.refresh_from_db()
     announce_job_finished(job)
     return job
-
-
-def job_kind_handler(kind: str):
-    return get_job_kind(kind).handler
 
 
 def announce_job_finished(job: Job) -> None:
@@ -307,7 +291,6 @@ __all__ = [
     "get_job_kind",
     "job_finished",
     "job_kind",
-    "registered_job_kinds",
     "retry_job",
     "start_job",
 ]

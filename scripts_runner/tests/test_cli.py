@@ -8,8 +8,8 @@ import sys
 import pytest
 from django.core.management import CommandError, call_command
 
-from conftest import service_env
 from core.models import Job, JobStatus
+from devtools.stack import child_env
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
 
@@ -77,7 +77,7 @@ def test_list_shows_the_scripts_by_category():
 
 
 def test_the_real_command_line(data_dir):
-    env = service_env()
+    env = child_env()
     env["PLATFORM_DATA_DIR"] = str(data_dir)
     result = subprocess.run(
         [sys.executable, "manage.py", "runscript", "emit_lines", "--param", "lines=3"],

@@ -120,7 +120,7 @@ def test_a_wrong_password_fails_with_the_servers_answer(data_dir, remote, monkey
 
 
 def test_an_unreachable_server_fails_clearly(data_dir, ftp_password):
-    from conftest import free_port
+    from devtools.stack import free_port
 
     job = run_script("ftp_download", params(free_port(), timeout_seconds=2))
     assert job.status == JobStatus.FAILED

@@ -8,7 +8,7 @@ import pytest
 from .helpers import Receiver
 
 # Read by config/settings.py in the Celery worker the e2e tests start (conftest's
-# service_env() copies os.environ): receivers live on loopback, retries must be quick.
+# devtools.stack.child_env() copies os.environ): receivers live on loopback, retries must be quick.
 # Set at import time, i.e. during collection, before any session worker starts.
 os.environ.setdefault("WEBHOOK_ALLOW_PRIVATE_TARGETS", "1")
 os.environ.setdefault("WEBHOOK_RETRY_BASE_DELAY", "0.1")
