@@ -198,7 +198,20 @@ PRODUCT_BULK_DELETE_INLINE_MAX_ROWS = env.int("PRODUCT_BULK_DELETE_INLINE_MAX_RO
 # more run as a "product.bulk_price_update" job: every changed row rewrites all 13 indexes
 # (3 trigram), ~0.1 ms a row, so 500k rows take a minute, past any HTTP router's timeout.
 PRODUCT_BULK_PRICE_INLINE_MAX_ROWS = env.int("PRODUCT_BULK_PRICE_INLINE_MAX_ROWS", default=20_000)
-# (keys of the product and import_manager apps go here)
+# An import of at least this many products into a catalog holding fewer than it brings
+# drops the secondary indexes and builds them again afterwards (product.services.
+# catalog_indexes): about 3x cheaper than maintaining them row by row.
+PRODUCT_BULK_LOAD_MIN_ROWS = env.int("PRODUCT_BULK_LOAD_MIN_ROWS", default=50_000)
+PRODUCT_INDEX_BUILDERS = env.int("PRODUCT_INDEX_BUILDERS", default=2)  # connections building
+PRODUCT_INDEX_BUILD_MEMORY = env("PRODUCT_INDEX_BUILD_MEMORY", default="256MB")
+# Beat starts the job that builds indexes a bulk load left suspended (a dead worker, say).
+PRODUCT_INDEX_RESTORE_INTERVAL_SECONDS = env.int(
+    "PRODUCT_INDEX_RESTORE_INTERVAL_SECONDS", default=600
+)
+CELERY_BEAT_SCHEDULE["product.restore_indexes"] = {
+    "task": "product.tasks.restore_suspended_indexes",
+    "schedule": PRODUCT_INDEX_RESTORE_INTERVAL_SECONDS,
+}
 
 # --- Webhooks -------------------------------------------------------------------------------
 # (keys of the webhook app go here)

@@ -9,6 +9,7 @@ from product.services.bulk import (
     bulk_update_prices,
     delete_all_products,
 )
+from product.services.catalog_indexes import RESTORE_JOB_KIND, restore_indexes_when_free
 
 
 @job_kind(DELETE_ALL_JOB_KIND, queue="default", label="Delete all products")
@@ -41,3 +42,18 @@ def bulk_price_update_job(ctx: JobContext) -> dict:
     ctx.log(f"changed {updated} prices")
     ctx.progress(100, phase="done", updated=updated)
     return {"updated": updated}
+
+
+@job_kind(RESTORE_JOB_KIND, queue="default", label="Build the catalog's indexes")
+def restore_indexes_job(ctx: JobContext) -> dict:
+    """Build the indexes a bulk load suspended, concurrently (reads and writes go on).
+
+    Not cancellable half-way: an interrupted concurrent build leaves an invalid index.
+    """
+    ctx.log("waiting for any bulk load to finish")
+    ctx.progress(0, phase="waiting")
+    with ctx.uninterruptible():
+        built = restore_indexes_when_free(log=ctx.log)
+    ctx.log(f"built {len(built)} indexes" if built else "no index was left to build")
+    ctx.progress(100, phase="done", built=len(built))
+    return {"built": built}

@@ -7,6 +7,9 @@ A thread beside the job polls the job's `cancel_requested` flag. Once it is set:
    the job's thread (interrupts pure-Python loops that never check the flag);
 3. one second later, if it still runs (blocked in C code), the job is recorded as cancelled
    and the Celery task's process is terminated (`revoke(terminate=True)`).
+
+Steps 2 and 3 wait while the job is inside a `shield()` section: a short piece of work that
+must not be cut off half-way (rebuilding indexes a bulk load dropped, say).
 """
 
 import contextlib
@@ -46,6 +49,7 @@ class CancelWatchdog:
         self._job_thread = job_thread_ident
         self._stopped = threading.Event()
         self._lock = threading.Lock()
+        self._shields = 0
         self._thread = threading.Thread(
             target=self._run, name=f"job-watchdog-{job_id}", daemon=True
         )
@@ -59,6 +63,17 @@ class CancelWatchdog:
             self._stopped.set()
         if self._thread.is_alive() and threading.current_thread() is not self._thread:
             self._thread.join()
+
+    @contextlib.contextmanager
+    def shield(self):
+        """While inside, a cancel is not enforced (it is still visible to the job)."""
+        with self._lock:
+            self._shields += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._shields -= 1
 
     def _run(self) -> None:
         try:
@@ -83,8 +98,8 @@ class CancelWatchdog:
             kill_process_group(pgid)
         if self._stopped.wait(settings.JOB_CANCEL_GRACE_SECONDS):
             return
-        with self._lock:
-            if self._stopped.is_set():
+        with self._unshielded() as running:
+            if not running:
                 return
             logger.warning("job %s ignored cancellation; interrupting it", self.job_id)
             ctypes.pythonapi.PyThreadState_SetAsyncExc(
@@ -95,5 +110,26 @@ class CancelWatchdog:
         from config.celery import app
         from core.services.jobs import force_cancel
 
-        force_cancel(self.job_id, "Cancelled: the job did not stop by itself and was terminated.")
-        app.control.revoke(self.task_id, terminate=True, signal="SIGKILL")
+        with self._unshielded() as running:
+            if not running:
+                return
+            force_cancel(
+                self.job_id, "Cancelled: the job did not stop by itself and was terminated."
+            )
+            app.control.revoke(self.task_id, terminate=True, signal="SIGKILL")
+
+    @contextlib.contextmanager
+    def _unshielded(self):
+        """Wait until the job is outside every shield() section, then hold the lock (so it
+        cannot enter one) for the block; yields False when the job ended meanwhile."""
+        while True:
+            with self._lock:
+                if self._stopped.is_set():
+                    yield False
+                    return
+                if not self._shields:
+                    yield True
+                    return
+            if self._stopped.wait(POLL_SECONDS):
+                yield False
+                return

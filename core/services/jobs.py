@@ -185,6 +185,11 @@ class JobContext:
         if self._watchdog.cancel_requested.is_set():
             raise JobCancelled()
 
+    def uninterruptible(self):
+        """Context manager for a short section that must run to its end even when the job
+        is cancelled meanwhile; the cancel is enforced only after it (see job_watchdog)."""
+        return self._watchdog.shield()
+
     def register_child_process(self, pid: int) -> None:
         """A child process group (pid == pgid) to kill at once when the job is cancelled."""
         self._watchdog.children.add(pid)

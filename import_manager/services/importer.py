@@ -30,6 +30,7 @@ from django.db import connection, transaction
 
 from core.exceptions import JobCancelled
 from core.models.job import TERMINAL_STATUSES
+from product.services.catalog_indexes import bulk_load
 
 from ..models import ImportRowError
 from .columns import ColumnMap, ImportFileError
@@ -246,7 +247,13 @@ def _run(reader, columns: ColumnMap, stage, options, totals, progress, ctx) -> N
         created, updated, _ = stage.predict()
         _count(totals, chunks, created, updated, 0)
         return
-    _write(chunks, stage, options, totals, progress, ctx, staged, winners)
+    shield = getattr(ctx, "uninterruptible", contextlib.nullcontext)
+    # A large load into a small catalog drops the secondary indexes and builds them again
+    # when the block ends, whether it ends normally, by a cancel or by an error.
+    with bulk_load(winners, log=ctx.log, shield=shield) as indexes_suspended:
+        _write(chunks, stage, options, totals, progress, ctx, staged, winners)
+        if indexes_suspended:
+            progress.emit(99, "indexing", rows_read=staged, **totals.counters())
 
 
 def _write(chunks, stage, options, totals, progress, ctx, staged: int, winners: int) -> None:

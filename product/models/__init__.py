@@ -1,3 +1,4 @@
 from .product import Product
+from .suspended_index import SuspendedIndex
 
-__all__ = ["Product"]
+__all__ = ["Product", "SuspendedIndex"]
