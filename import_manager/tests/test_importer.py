@@ -274,3 +274,23 @@ def test_unreadable_files_fail_with_a_clear_message(tmp_path):
     )
     with pytest.raises(ImportFileError, match="refused"):
         run(xml)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_validation_split_across_connections_flags_exactly_the_bad_rows(tmp_path):
+    # Outside a test transaction the checks run on several connections, each over its own
+    # range of the staging table's pages; bad rows and repeats sit in every range.
+    rows = []
+    for i in range(3000):
+        price = "oops" if i % 250 == 7 else "10"
+        sku = f"s-{i - 1}" if i % 300 == 299 else f"S-{i}"  # repeats the previous row's SKU
+        rows.append([sku, f"Product {i}", "a description " * 3, price, "true"])
+    result, _ = run(write_csv(tmp_path / "p.csv", rows), writers=3, max_errors=100)
+
+    bad_rows = [i + 1 for i in range(3000) if i % 250 == 7]  # record numbers, from 1
+    assert [e["row"] for e in result["errors"]] == bad_rows
+    assert {e["message"] for e in result["errors"]} == {"is not a number"}
+    assert result["error_count"] == len(bad_rows)
+    distinct = {row[0].lower() for i, row in enumerate(rows) if i % 250 != 7}
+    assert Product.objects.count() == len(distinct) == result["created"]
+    assert Product.objects.get(sku__iexact="s-298").name == "Product 299"  # last row won
