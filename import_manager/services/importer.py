@@ -26,10 +26,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 
 from core.exceptions import JobCancelled
 from core.models.job import TERMINAL_STATUSES
+from product.models import Product
 from product.services.catalog_indexes import bulk_load
 
 from ..models import ImportRowError
@@ -252,12 +253,16 @@ def _run(reader, columns: ColumnMap, stage, options, totals, progress, ctx) -> N
     # A large load into a small catalog drops the secondary indexes and builds them again
     # when the block ends, whether it ends normally, by a cancel or by an error.
     with bulk_load(winners, log=ctx.log, shield=shield) as indexes_suspended:
-        _write(chunks, stage, options, totals, progress, ctx, staged, winners)
+        # Into an empty catalog rows are inserted without ON CONFLICT (see stage.insert).
+        insert_only = not Product.objects.exists()
+        _write(chunks, stage, options, totals, progress, ctx, staged, winners, insert_only)
         if indexes_suspended:
             progress.emit(99, "indexing", rows_read=staged, **totals.counters())
 
 
-def _write(chunks, stage, options, totals, progress, ctx, staged: int, winners: int) -> None:
+def _write(
+    chunks, stage, options, totals, progress, ctx, staged: int, winners: int, insert_only: bool
+) -> None:
     """Upsert the winners batch by batch (ranges of rows), each batch one commit.
 
     Each SKU has one winner in the whole file, so batches touch disjoint products and
@@ -273,7 +278,7 @@ def _write(chunks, stage, options, totals, progress, ctx, staged: int, winners: 
         threads = []
     else:
         threads = [
-            threading.Thread(target=_writer, args=(stage, tasks, results), daemon=True)
+            threading.Thread(target=_writer, args=(stage, tasks, results, insert_only), daemon=True)
             for _ in range(writers)
         ]
         for thread in threads:
@@ -287,7 +292,7 @@ def _write(chunks, stage, options, totals, progress, ctx, staged: int, winners: 
         if threads:
             tasks.put(group)
         else:
-            results.put(_upsert(stage, group))
+            results.put(_upsert(stage, group, insert_only))
 
     def settle(block: bool = True) -> Exception | None:
         group, outcome, elapsed = results.get(block=block)
@@ -367,23 +372,36 @@ def _flag_invalid_rows(stage, connections: int) -> None:
         raise failures[0]
 
 
-def _upsert(stage, group) -> tuple:
+def _upsert(stage, group, insert_only: bool = False) -> tuple:
+    """Write one batch: (group, (created, updated, winners) or the exception, seconds)."""
     started = time.monotonic()
     try:
-        with transaction.atomic():
-            outcome = stage.upsert(group[0].first_row - 1, group[-1].last_row)
+        outcome = _write_batch(stage, (group[0].first_row - 1, group[-1].last_row), insert_only)
     except Exception as exc:  # noqa: BLE001 - handed to the job's thread, raised there
         outcome = exc
     return group, outcome, time.monotonic() - started
 
 
-def _writer(stage, tasks: queue.Queue, results: queue.Queue) -> None:
+def _write_batch(stage, rows: tuple[int, int], insert_only: bool) -> tuple[int, int, int]:
+    """The winners among the staged `rows` range, in one transaction."""
+    if insert_only:
+        try:
+            with transaction.atomic():
+                inserted = stage.insert(*rows)
+            return inserted, 0, inserted
+        except IntegrityError:
+            pass  # someone else inserted one of these SKUs meanwhile: upsert the batch
+    with transaction.atomic():
+        return stage.upsert(*rows)
+
+
+def _writer(stage, tasks: queue.Queue, results: queue.Queue, insert_only: bool) -> None:
     """A writer thread: upserts the batches it is given on its own connection."""
     try:
         with connection.cursor() as cursor:
             own = stage.bound_to(cursor)
             while (group := tasks.get()) is not None:
-                results.put(_upsert(own, group))
+                results.put(_upsert(own, group, insert_only))
     except Exception as exc:  # noqa: BLE001 - e.g. no connection: reported by the job
         while (group := tasks.get()) is not None:
             results.put((group, exc, 0.0))

@@ -163,6 +163,7 @@ class StagingTable:
         self._flag_sql = self._build_flag()
         self._supersede_sql = self._build_supersede()
         self._upsert_sql = self._build_upsert()
+        self._insert_sql = self._build_insert()
         self._predict_sql = self._build_predict()
 
     def bound_to(self, cursor) -> StagingTable:
@@ -243,6 +244,17 @@ class StagingTable:
         created, updated, distinct = self.cursor.fetchone()
         return created or 0, updated or 0, distinct or 0
 
+    def insert(self, after_row: int, upto_row: int) -> int:
+        """Plain INSERT of the winners among rows (after_row, upto_row], for a catalog that
+        held none of their SKUs; returns how many were inserted.
+
+        Without ON CONFLICT: speculative insertion costs a third more WAL and time (450k
+        rows: 6.4 s against 4.0 s). A concurrent insert of one of these SKUs by someone else
+        fails the statement with a unique violation; the caller then upserts the batch.
+        """
+        self.cursor.execute(self._insert_sql, [after_row, upto_row])
+        return self.cursor.rowcount
+
     def predict(self) -> tuple[int, int, int]:
         """Dry run: (would create, would update, winners), writing nothing."""
         self.cursor.execute(self._predict_sql)
@@ -283,12 +295,24 @@ class StagingTable:
     def _winners_sql(self) -> str:
         return f"SELECT * FROM {self.name} WHERE err_message IS NULL AND NOT superseded"
 
-    def _build_upsert(self) -> str:
-        optional = [name for name in DEFAULTS]
-        insert_columns = ["sku", "name", "description", "price", "is_active", *optional]
+    def _insert_values(self) -> tuple[list[str], list[str]]:
+        """(product columns, SELECT expressions over the staged row) of a new product."""
+        insert_columns = ["sku", "name", "description", "price", "is_active", *DEFAULTS]
         values = [
             _value_sql(name) if name in self.columns else DEFAULTS[name] for name in insert_columns
         ]
+        return insert_columns, values
+
+    def _build_insert(self) -> str:
+        insert_columns, values = self._insert_values()
+        return (
+            f"INSERT INTO {PRODUCT_TABLE} (created_at, updated_at, {', '.join(insert_columns)})\n"
+            f"SELECT now(), now(), {', '.join(values)}\n"
+            f"FROM ({self._winners_sql()} AND row_no > %s AND row_no <= %s) AS latest"
+        )
+
+    def _build_upsert(self) -> str:
+        insert_columns, values = self._insert_values()
         # Only what the file has is overwritten; the SKU takes the spelling of the last row.
         updated = [name for name in insert_columns if name in self.columns]
         assignments = ", ".join(f"{name} = EXCLUDED.{name}" for name in updated)

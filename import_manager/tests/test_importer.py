@@ -1,5 +1,6 @@
 """import_catalog_file, exercised directly: semantics of rows, SKUs, errors and formats."""
 
+import threading
 from decimal import Decimal
 
 import pytest
@@ -294,3 +295,29 @@ def test_validation_split_across_connections_flags_exactly_the_bad_rows(tmp_path
     distinct = {row[0].lower() for i, row in enumerate(rows) if i % 250 != 7}
     assert Product.objects.count() == len(distinct) == result["created"]
     assert Product.objects.get(sku__iexact="s-298").name == "Product 299"  # last row won
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_sku_inserted_by_someone_else_during_an_import_into_an_empty_catalog_is_updated(
+    tmp_path,
+):
+    # Into an empty catalog batches are plain INSERTs; a product created meanwhile with one
+    # of the file's SKUs makes that batch fall back to the upsert instead of failing.
+    rows = [[f"N-{i}", f"Name {i}", "", "1", "true"] for i in range(40)]
+    path = write_csv(tmp_path / "p.csv", rows)
+
+    class SomeoneCreatesN39(FakeCtx):
+        def progress(self, percent=None, *, phase=None, **counters):
+            if (
+                counters.get("created")
+                and threading.current_thread() is threading.main_thread()
+                and not Product.objects.filter(sku__iexact="n-39").exists()
+            ):
+                Product.objects.create(sku="n-39", name="Someone else's", price=Decimal("5"))
+            super().progress(percent, phase=phase, **counters)
+
+    result = import_catalog_file(path, SomeoneCreatesN39(), ImportOptions(batch_rows=5, writers=1))
+
+    assert (result["created"], result["updated"], result["error_count"]) == (39, 1, 0)
+    assert Product.objects.count() == 40
+    assert Product.objects.values_list("sku", "name").get(sku__iexact="n-39") == ("N-39", "Name 39")
