@@ -145,18 +145,18 @@ def restore_suspended_indexes(
     if not work:
         return []
     if connections <= 1 or len(work) == 1 or connection.in_atomic_block:
-        for record in work:
-            _rebuild(record, concurrently, log)
+        built = {record.name for record in work if _rebuild(record, concurrently, log)}
     else:
-        _rebuild_in_parallel(work, min(connections, len(work)), concurrently, log)
-    return [record.name for record in work]
+        built = _rebuild_in_parallel(work, min(connections, len(work)), concurrently, log)
+    return [record.name for record in work if record.name in built]
 
 
-def _rebuild_in_parallel(work: list, threads: int, concurrently: bool, log) -> None:
+def _rebuild_in_parallel(work: list, threads: int, concurrently: bool, log) -> set[str]:
     # Largest first, so the long GIN builds do not end up last on one connection.
     queue = sorted(work, key=lambda r: ("gin" not in r.definition.lower(), r.name))
     lock = threading.Lock()
     failures: list[BaseException] = []
+    built: set[str] = set()
 
     def build_some() -> None:
         try:
@@ -165,7 +165,9 @@ def _rebuild_in_parallel(work: list, threads: int, concurrently: bool, log) -> N
                     if not queue or failures:
                         return
                     record = queue.pop(0)
-                _rebuild(record, concurrently, log)
+                if _rebuild(record, concurrently, log):
+                    with lock:
+                        built.add(record.name)
         except BaseException as exc:  # noqa: BLE001 - re-raised by the caller's thread
             failures.append(exc)
         finally:
@@ -178,9 +180,12 @@ def _rebuild_in_parallel(work: list, threads: int, concurrently: bool, log) -> N
         worker.join()
     if failures:
         raise failures[0]
+    return built
 
 
-def _rebuild(record: SuspendedIndex, concurrently: bool, log) -> None:
+def _rebuild(record: SuspendedIndex, concurrently: bool, log) -> bool:
+    """Build the recorded index unless it exists and is valid; deletes the record. Returns
+    whether it was built."""
     quoted = connection.ops.quote_name(record.name)
     statement = record.definition.replace(
         "CREATE INDEX ",
@@ -196,7 +201,8 @@ def _rebuild(record: SuspendedIndex, concurrently: bool, log) -> None:
         row = cursor.fetchone()
         if row is not None and not row[0]:
             cursor.execute(f"DROP INDEX {'CONCURRENTLY ' if concurrently else ''}{quoted}")
-        if row is None or not row[0]:
+        build = row is None or not row[0]
+        if build:
             cursor.execute("SET maintenance_work_mem = %s", [settings.PRODUCT_INDEX_BUILD_MEMORY])
             try:
                 cursor.execute(statement)
@@ -204,6 +210,7 @@ def _rebuild(record: SuspendedIndex, concurrently: bool, log) -> None:
                 cursor.execute("RESET maintenance_work_mem")
             log(f"Built index {record.name}.")
     SuspendedIndex.objects.filter(pk=record.pk).delete()
+    return build
 
 
 def start_restore_job_if_needed():
