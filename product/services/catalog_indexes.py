@@ -31,9 +31,12 @@ import contextlib
 import logging
 import threading
 from collections.abc import Callable, Iterator
+from datetime import timedelta
 
 from django.conf import settings
 from django.db import OperationalError, connection, transaction
+from django.db.models import Q
+from django.utils import timezone
 
 from product.models import Product, SuspendedIndex
 
@@ -215,14 +218,22 @@ def _rebuild(record: SuspendedIndex, concurrently: bool, log) -> bool:
 
 def start_restore_job_if_needed():
     """Start the restore job once the current transaction commits, unless nothing is left
-    to restore or such a job is already pending or running. Returns the job or None."""
-    from core.models import Job
-    from core.models.job import TERMINAL_STATUSES
+    to restore or such a job is running or was queued recently. Returns the job or None.
+
+    A job queued longer ago than the beat interval and still pending has most likely lost
+    its broker message: another one is started (restores are idempotent and serialised).
+    """
+    from core.models import Job, JobStatus
     from core.services.jobs import start_job
 
     if not SuspendedIndex.objects.exists():
         return None
-    active = Job.objects.filter(kind=RESTORE_JOB_KIND).exclude(status__in=TERMINAL_STATUSES)
+    queued_since = timezone.now() - timedelta(
+        seconds=settings.PRODUCT_INDEX_RESTORE_INTERVAL_SECONDS
+    )
+    active = Job.objects.filter(kind=RESTORE_JOB_KIND).filter(
+        Q(status=JobStatus.RUNNING) | Q(status=JobStatus.PENDING, created_at__gte=queued_since)
+    )
     if active.exists():
         return None
     return start_job(RESTORE_JOB_KIND, title="Build the catalog's deferred indexes")

@@ -4,10 +4,12 @@ checked against what PostgreSQL itself reports (pg_indexes, pg_index, pg_locks).
 import contextlib
 import threading
 import time
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
 from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
 
 from core.models import Job, JobLogLine, JobStatus
 from core.services.jobs import execute_job
@@ -378,6 +380,20 @@ def test_one_restore_job_is_started_for_suspended_indexes_and_no_second_while_it
     Job.objects.filter(pk=job.pk).update(status=JobStatus.SUCCEEDED)
     again = start_restore_job_if_needed()
     assert again is not None and again.pk != job.pk
+
+
+def test_a_restore_job_pending_longer_than_the_beat_interval_does_not_block_a_new_one(
+    indexes_before, settings, enqueued_jobs
+):
+    # Its broker message was most likely lost (a restarted broker): it may never run.
+    SuspendedIndex.objects.create(name=DEFERRED, definition=indexes_before[DEFERRED], deferred=True)
+    stuck = Job.objects.create(kind=RESTORE_JOB_KIND)
+    queued_at = timezone.now() - timedelta(seconds=settings.PRODUCT_INDEX_RESTORE_INTERVAL_SECONDS)
+    Job.objects.filter(pk=stuck.pk).update(created_at=queued_at - timedelta(seconds=1))
+
+    job = start_restore_job_if_needed()
+
+    assert job is not None and job.pk != stuck.pk
 
 
 @pytest.mark.django_db(transaction=True)
