@@ -23,6 +23,14 @@ def _isolated_cache():
 
 
 @pytest.fixture(autouse=True)
+def _no_bulk_loads_unless_asked(settings):
+    """A bulk load leaves the description index to a restore job that most tests never run,
+    and a transactional test's flush then forgets the record of it: later tests would find
+    the index gone. Tests of bulk loads lower the threshold (and repair indexes) themselves."""
+    settings.PRODUCT_BULK_LOAD_MIN_ROWS = 10**12
+
+
+@pytest.fixture(autouse=True)
 def enqueued_jobs(request, monkeypatch):
     """Jobs started by a test, in order. Only tests with a real worker send them to the broker:
     elsewhere a queued message could be picked up by the session's worker (started by an

@@ -264,6 +264,9 @@ def main() -> None:
     worker = start_worker(env, work / "worker.log", concurrency=1)
     server = start_asgi(env, work / "asgi.log")
     fresh, same, modified, deferred = [], [], [], []
+    from product.services.catalog_indexes import restore_indexes_when_free
+
+    restore_indexes_when_free()  # whatever an interrupted earlier run left suspended
     indexes = product_indexes()
     try:
         token = access_token(server.base_url, user.email, PASSWORD)

@@ -131,11 +131,37 @@ class CsvReader(BaseReader):
         delimiter = max(",;\t|", key=lambda d: first.count(d.encode()))
         if first.count(delimiter.encode()) == 0:
             delimiter = ","
+        self.delimiter = delimiter
         self._text = io.TextIOWrapper(self._raw, encoding="utf-8-sig", errors="replace", newline="")
         # PostgreSQL text cannot hold NUL: turn it into U+FFFD so the row is reported.
         lines = (ln.replace("\x00", "\ufffd") if "\x00" in ln else ln for ln in self._text)
         self._reader = csv.reader(lines, delimiter=delimiter)
         self.header = next(self._reader, [])
+        self.data_offset = self._header_line_length(first, delimiter)
+
+    def _header_line_length(self, first: bytes, delimiter: str) -> int | None:
+        """Bytes before the first data record when the header is exactly the first physical
+        line (the usual case), else None."""
+        if not first.endswith(b"\n"):
+            return None
+        try:
+            line = first.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            return None
+        fields = next(csv.reader([line], delimiter=delimiter), [])
+        return len(first) if fields == self.header else None
+
+    def restart(self) -> None:
+        """Back to the first record (after the fast path read the raw bytes)."""
+        self.close()
+        self.open()
+
+    def data_blocks(self, size: int = 1024 * 1024):
+        """The raw bytes after the header line, in blocks (only when `data_offset` is set);
+        `fraction()` follows them."""
+        self._raw.seek(self.data_offset)
+        while block := self._raw.read(size):
+            yield block
 
     def close(self):
         raw = getattr(self, "_raw", None)

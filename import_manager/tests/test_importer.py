@@ -321,3 +321,47 @@ def test_a_sku_inserted_by_someone_else_during_an_import_into_an_empty_catalog_i
     assert (result["created"], result["updated"], result["error_count"]) == (39, 1, 0)
     assert Product.objects.count() == 40
     assert Product.objects.values_list("sku", "name").get(sku__iexact="n-39") == ("N-39", "Name 39")
+
+
+FALLBACK = "reading it row by row"
+
+
+def test_a_well_formed_csv_goes_through_postgres_csv_parser_with_the_same_semantics(tmp_path):
+    # BOM, semicolons, a quoted field spanning lines, an empty row, an unknown column and a
+    # bad value: PostgreSQL's parser stages it all (no fallback) and row numbers still count
+    # records from 1, the empty row included.
+    text = (
+        "\ufeffSKU;Name;Description;Price;Is Active;Colour\n"
+        'Q-1;Lamp;"two\nlines; quoted";10;true;red\n'
+        ";;;;;\n"
+        "q-1;Lamp v2;;11;yes;blue\n"
+        "Q-2;Chair;;abc;true;\n"
+        'Q-3;"Mug ""Big""";;4.5;no;green\n'
+    )
+    path = tmp_path / "semi.csv"
+    path.write_text(text, encoding="utf-8")
+    result, ctx = run(path)
+
+    assert not [line for line in ctx.lines if FALLBACK in line]
+    assert "Ignoring unknown columns: colour" in ctx.lines
+    assert catalog() == {
+        "q-1": ("Lamp v2", "", "11.00", True),
+        "Q-3": ('Mug "Big"', "", "4.50", False),
+    }
+    assert [(e["row"], e["column"], e["value"]) for e in result["errors"]] == [(4, "price", "abc")]
+    assert (result["processed_rows"], result["success_count"], result["error_count"]) == (4, 3, 1)
+
+
+def test_a_csv_postgres_refuses_is_read_row_by_row_with_nothing_lost(tmp_path):
+    rows = [["F-1", "One", "", "1", "true"], ["F-2", "Two", "", "2", "true"]]
+    path = write_csv(tmp_path / "p.csv", rows)
+    with path.open("a") as handle:
+        handle.write("\nF-3,Three,,3,true,extra\nF-4,Four,,4,false\n")
+    result, ctx = run(path)
+
+    assert len([line for line in ctx.lines if FALLBACK in line]) == 1
+    assert set(catalog()) == {"F-1", "F-2", "F-4"}
+    assert [(e["row"], e["message"]) for e in result["errors"]] == [
+        (4, "has 6 fields; the header has 5")
+    ]
+    assert (result["processed_rows"], result["error_count"], result["created"]) == (4, 1, 3)
