@@ -264,9 +264,12 @@ def main() -> None:
     worker = start_worker(env, work / "worker.log", concurrency=1)
     server = start_asgi(env, work / "asgi.log")
     fresh, same, modified, deferred = [], [], [], []
-    from product.services.catalog_indexes import restore_indexes_when_free
+    from core.models import Job
+    from product.services.catalog_indexes import RESTORE_JOB_KIND, restore_indexes_when_free
 
     restore_indexes_when_free()  # whatever an interrupted earlier run left suspended
+    # ...and the restore jobs it queued on a broker that is gone (they would hold new ones).
+    Job.objects.filter(kind=RESTORE_JOB_KIND, status="pending").delete()
     indexes = product_indexes()
     try:
         token = access_token(server.base_url, user.email, PASSWORD)
