@@ -11,6 +11,9 @@ child) of its own. For each run:
    20 ms) and the longest silence of the live progress stream (WebSocket subscriber);
 2. re-import of the same file (every row matches: nothing is rewritten);
 3. re-import with every price changed (every product really updated).
+Each import starts from a quiet server (CHECKPOINT, no autovacuum worker running); after the
+fresh import the run waits for the deferred description index (see product/README.md) and
+reports how long its job took.
 Then django-import-export imports a 20,000-row sample into an empty catalog (its default
 row-by-row mode, as its admin does) and the speed ratio is printed.
 Correctness is asserted: product count, sampled rows (last row of a SKU wins, its spelling).
@@ -99,9 +102,30 @@ class ProgressWatcher:
         return max(gaps, default=0.0)
 
 
+def settle_database(timeout: float = 120.0) -> None:
+    """Start each measured import from a quiet server: the previous import's dirty pages
+    written out (CHECKPOINT) and no autovacuum worker busy with its dead rows, so that one run
+    does not pay for the one before it."""
+    from django.db import DatabaseError, connection
+
+    with connection.cursor() as cursor:
+        with contextlib.suppress(DatabaseError):  # needs superuser or pg_checkpoint
+            cursor.execute("CHECKPOINT")
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'autovacuum worker'"
+            )
+            if not cursor.fetchone()[0]:
+                return
+            time.sleep(0.2)
+
+
 def import_through_api(server, worker, token: str, path: Path) -> dict:
     from core.models import Job
     from core.models.job import TERMINAL_STATUSES
+
+    settle_database()
 
     headers = {"Authorization": f"Bearer {token}"}
     with TreeMemory(worker.proc.pid) as memory:
