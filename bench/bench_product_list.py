@@ -123,18 +123,18 @@ def bench_rows(count: int, seed: int = 42):
 
 def load(count: int) -> float:
     """Replace the catalog with `count` bench rows via COPY; returns seconds taken."""
+    from product.services.catalog_indexes import (
+        restore_suspended_indexes,
+        suspend_secondary_indexes,
+    )
+
     started = time.perf_counter()
     with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = %s AND indexname <> %s",
-            [TABLE, f"{TABLE}_pkey"],
-        )
-        indexes = cursor.fetchall()
         cursor.execute(f"TRUNCATE {TABLE} RESTART IDENTITY CASCADE")
-        # Building an index once after the load is far faster than maintaining the trigram
-        # GIN indexes row by row during it.
-        for name, _ in indexes:
-            cursor.execute(f'DROP INDEX "{name}"')
+    # Building the indexes once after the load is far faster than maintaining the trigram
+    # GIN indexes row by row during it (the importer's bulk loads do the same).
+    suspend_secondary_indexes()
+    with connection.cursor() as cursor:
         raw = cursor.cursor if hasattr(cursor, "cursor") else cursor
         with raw.copy(f"COPY {TABLE} ({COLUMNS}) FROM STDIN") as copy:
             buffer = io.StringIO()
@@ -144,12 +144,10 @@ def load(count: int) -> float:
                     copy.write(buffer.getvalue())
                     buffer = io.StringIO()
             copy.write(buffer.getvalue())
-        loaded = time.perf_counter()
-        print(f"  COPY of {count:,} rows: {loaded - started:.1f} s")
-        cursor.execute("SET maintenance_work_mem = '256MB'")
-        for _, definition in indexes:
-            cursor.execute(definition)
-        print(f"  index rebuild: {time.perf_counter() - loaded:.1f} s")
+    loaded = time.perf_counter()
+    print(f"  COPY of {count:,} rows: {loaded - started:.1f} s")
+    restore_suspended_indexes(connections=2)
+    print(f"  index rebuild: {time.perf_counter() - loaded:.1f} s")
     with connection.cursor() as cursor:
         cursor.execute(f"VACUUM ANALYZE {TABLE}")
     return time.perf_counter() - started
