@@ -30,6 +30,7 @@ from django.db import IntegrityError, connection, transaction
 
 from core.exceptions import JobCancelled
 from core.models.job import TERMINAL_STATUSES
+from core.services.db_threads import map_on_connections
 from product.models import Product
 from product.services.catalog_indexes import bulk_load
 
@@ -350,27 +351,12 @@ def _flag_invalid_rows(stage, connections: int) -> None:
         stage.flag_invalid()
         return
     bounds = [pages * i // connections for i in range(connections)] + [None]
-    failures: list[BaseException] = []
 
-    def flag_part(first_page: int, end_page: int | None) -> None:
-        try:
-            with connection.cursor() as cursor:
-                stage.bound_to(cursor).flag_invalid(first_page, end_page)
-        except BaseException as exc:  # noqa: BLE001 - re-raised in the job's thread
-            failures.append(exc)
-        finally:
-            connection.close()
+    def flag_part(part: int) -> None:
+        with connection.cursor() as cursor:
+            stage.bound_to(cursor).flag_invalid(bounds[part], bounds[part + 1])
 
-    threads = [
-        threading.Thread(target=flag_part, args=(bounds[i], bounds[i + 1]), daemon=True)
-        for i in range(connections)
-    ]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    if failures:
-        raise failures[0]
+    map_on_connections(flag_part, range(connections), connections)
 
 
 def _upsert(stage, group, insert_only: bool = False) -> tuple:

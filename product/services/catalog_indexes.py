@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import threading
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 
@@ -38,6 +37,7 @@ from django.db import OperationalError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from core.services.db_threads import map_on_connections
 from product.models import Product, SuspendedIndex
 
 logger = logging.getLogger(__name__)
@@ -156,34 +156,9 @@ def restore_suspended_indexes(
 
 def _rebuild_in_parallel(work: list, threads: int, concurrently: bool, log) -> set[str]:
     # Largest first, so the long GIN builds do not end up last on one connection.
-    queue = sorted(work, key=lambda r: ("gin" not in r.definition.lower(), r.name))
-    lock = threading.Lock()
-    failures: list[BaseException] = []
-    built: set[str] = set()
-
-    def build_some() -> None:
-        try:
-            while True:
-                with lock:
-                    if not queue or failures:
-                        return
-                    record = queue.pop(0)
-                if _rebuild(record, concurrently, log):
-                    with lock:
-                        built.add(record.name)
-        except BaseException as exc:  # noqa: BLE001 - re-raised by the caller's thread
-            failures.append(exc)
-        finally:
-            connection.close()
-
-    workers = [threading.Thread(target=build_some, daemon=True) for _ in range(threads)]
-    for worker in workers:
-        worker.start()
-    for worker in workers:
-        worker.join()
-    if failures:
-        raise failures[0]
-    return built
+    ordered = sorted(work, key=lambda r: ("gin" not in r.definition.lower(), r.name))
+    built = map_on_connections(lambda record: _rebuild(record, concurrently, log), ordered, threads)
+    return {record.name for record, was_built in zip(ordered, built, strict=True) if was_built}
 
 
 def _rebuild(record: SuspendedIndex, concurrently: bool, log) -> bool:
