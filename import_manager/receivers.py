@@ -10,7 +10,8 @@ from core.models import JobStatus
 from core.services.jobs import job_finished
 
 from .models import ImportRun
-from .services.runs import JOB_KIND, import_summary, remove_stored_file
+from .services.reports import import_summary
+from .services.runs import JOB_KIND, remove_stored_file
 from .signals import import_completed
 
 logger = logging.getLogger(__name__)

@@ -45,3 +45,29 @@ def import_report(job: Job, *, with_errors: bool = True, run: ImportRun | None =
             .values_list("row_number", "column", "message", "value")
         ]
     return report
+
+
+#: What `import_completed` (and the `import.completed` webhook) carries of the report.
+SUMMARY_FIELDS = (
+    "filename",
+    "status",
+    "dry_run",
+    "total_rows",
+    "processed_rows",
+    "success_count",
+    "error_count",
+    "created",
+    "updated",
+    "unchanged",
+)
+
+
+def import_summary(job: Job) -> dict:
+    """The JSON-ready summary sent with `import_completed`: a part of `import_report`."""
+    report = import_report(job, with_errors=False)
+    return {
+        "job_id": str(job.id),
+        **{name: report[name] for name in SUMMARY_FIELDS},
+        "started_at": job.started_at.isoformat() if job.started_at else None,
+        "completed_at": job.finished_at.isoformat() if job.finished_at else None,
+    }

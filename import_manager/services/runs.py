@@ -127,32 +127,6 @@ def run_import_job(ctx: JobContext) -> dict:
         raise
 
 
-def import_summary(job: Job) -> dict:
-    """The JSON-ready summary sent with `import_completed` (and shown by the API)."""
-    result = job.result or {}
-    counters = job.counters or {}
-
-    def figure(name):
-        return result.get(name, counters.get(name, 0))
-
-    run = ImportRun.objects.filter(job=job).first()
-    return {
-        "job_id": str(job.id),
-        "filename": result.get("filename") or (run.filename if run else ""),
-        "status": job.status,
-        "dry_run": bool(result.get("dry_run", run.dry_run if run else False)),
-        "total_rows": result.get("total_rows", counters.get("total_rows")),
-        "processed_rows": figure("processed_rows"),
-        "success_count": figure("success_count"),
-        "error_count": figure("error_count"),
-        "created": figure("created"),
-        "updated": figure("updated"),
-        "unchanged": figure("unchanged"),
-        "started_at": job.started_at.isoformat() if job.started_at else None,
-        "completed_at": job.finished_at.isoformat() if job.finished_at else None,
-    }
-
-
 def remove_stored_file(run: ImportRun) -> None:
     """Delete the file of an import whose job is deleted (its folder is the run's own)."""
     if not run.stored_path:
