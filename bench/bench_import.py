@@ -36,7 +36,7 @@ import httpx
 import psutil
 import websockets
 from generate_catalog import generate
-from support import access_token, bench_operator, setup_django
+from support import bench_operator, setup_django
 
 PASSWORD = "bench-import-Pass-1!"
 
@@ -261,7 +261,7 @@ def main() -> None:
     setup_django("bench_import")
     from django.conf import settings
 
-    from devtools.stack import child_env, start_asgi, start_worker
+    from devtools.stack import access_token, child_env, start_asgi, start_worker
 
     user = bench_operator("bench-import@example.com", PASSWORD)
 

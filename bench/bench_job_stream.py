@@ -20,7 +20,7 @@ from pathlib import Path
 
 import httpx
 import websockets
-from support import access_token, bench_operator, setup_django, summary_ms
+from support import bench_operator, setup_django, summary_ms
 
 PASSWORD = "Bench-pass-phrase-1!"
 
@@ -58,7 +58,7 @@ def main() -> None:
     args = parser.parse_args()
 
     setup_django("bench_job_stream")
-    from devtools.stack import child_env, start_asgi, start_worker
+    from devtools.stack import access_token, child_env, start_asgi, start_worker
 
     user = bench_operator("bench@example.com", PASSWORD)
 

@@ -32,7 +32,7 @@ from pathlib import Path
 
 import httpx
 import websockets
-from support import access_token, bench_operator, percentile, setup_django, summary_ms
+from support import bench_operator, percentile, setup_django, summary_ms
 
 PASSWORD = "Bench-pass-phrase-1!"
 TARGET_FIRST_LINE_MS = 500.0
@@ -107,7 +107,7 @@ def main() -> None:
 
     setup_django("bench_scripts")
     from core.models import Job
-    from devtools.stack import child_env, start_asgi, start_worker
+    from devtools.stack import access_token, child_env, start_asgi, start_worker
 
     user = bench_operator("bench-scripts@example.com", PASSWORD)
 

@@ -73,14 +73,3 @@ def bench_operator(email: str, password: str):
     user.save()
     set_role(user, "operator")
     return user
-
-
-def access_token(base_url: str, email: str, password: str) -> str:
-    """Log in over the API and return the access JWT."""
-    import httpx
-
-    response = httpx.post(
-        f"{base_url}/api/auth/login", json={"email": email, "password": password}, timeout=30
-    )
-    response.raise_for_status()
-    return response.json()["access"]

@@ -23,6 +23,16 @@ WORKER_QUEUES = "default,imports,webhooks,scripts,sync,ai"
 UVICORN_WS_ARGS = ["--ws-per-message-deflate", "false"]
 
 
+def access_token(base_url: str, email: str, password: str) -> str:
+    """Log in to a running stack over the API and return the access JWT."""
+    response = httpx.post(
+        f"{base_url}/api/auth/login", json={"email": email, "password": password}, timeout=30
+    )
+    if response.status_code != 200:
+        raise AssertionError(f"login as {email}: {response.status_code} {response.text}")
+    return response.json()["access"]
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -9,17 +9,11 @@ import httpx
 import pytest
 import websockets
 
+from devtools.stack import access_token
+
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 PASSWORD = "S3cure-pass-phrase!"
-
-
-def login(base_url, email) -> str:
-    response = httpx.post(
-        f"{base_url}/api/auth/login", json={"email": email, "password": PASSWORD}, timeout=10
-    )
-    assert response.status_code == 200, response.text
-    return response.json()["access"]
 
 
 async def collect(ws_url, token, job_id, until_types, timeout=60):
@@ -39,7 +33,7 @@ def test_job_started_over_rest_streams_lines_and_completion_over_websocket(
     make_user, asgi_server, celery_worker_process
 ):
     make_user("operator", email="e2e@example.com")
-    token = login(asgi_server.base_url, "e2e@example.com")
+    token = access_token(asgi_server.base_url, "e2e@example.com", PASSWORD)
     headers = {"Authorization": f"Bearer {token}"}
     response = httpx.post(
         f"{asgi_server.base_url}/api/jobs/diagnostics",
@@ -78,7 +72,7 @@ def test_cancel_over_rest_stops_a_running_job_within_two_seconds(
     make_user, asgi_server, celery_worker_process
 ):
     make_user("operator", email="cancel@example.com")
-    token = login(asgi_server.base_url, "cancel@example.com")
+    token = access_token(asgi_server.base_url, "cancel@example.com", PASSWORD)
     headers = {"Authorization": f"Bearer {token}"}
     base = asgi_server.base_url
     job_id = httpx.post(

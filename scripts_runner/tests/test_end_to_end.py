@@ -11,17 +11,11 @@ import pytest
 import websockets
 from django.conf import settings
 
+from devtools.stack import access_token
+
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 PASSWORD = "S3cure-pass-phrase!"
-
-
-def login(base_url, email) -> str:
-    response = httpx.post(
-        f"{base_url}/api/auth/login", json={"email": email, "password": PASSWORD}, timeout=10
-    )
-    assert response.status_code == 200, response.text
-    return response.json()["access"]
 
 
 def execute(base_url, token, script_name, parameters):
@@ -61,7 +55,7 @@ def test_a_script_run_streams_every_line_and_completes(
     make_user, asgi_server, celery_worker_process, run_dirs
 ):
     make_user("operator", email="scripts-e2e@example.com")
-    token = login(asgi_server.base_url, "scripts-e2e@example.com")
+    token = access_token(asgi_server.base_url, "scripts-e2e@example.com", PASSWORD)
     response = execute(
         asgi_server.base_url,
         token,
@@ -92,7 +86,7 @@ def test_a_running_script_is_cancelled_over_rest_within_two_seconds(
     make_user, asgi_server, celery_worker_process, run_dirs
 ):
     make_user("operator", email="scripts-cancel@example.com")
-    token = login(asgi_server.base_url, "scripts-cancel@example.com")
+    token = access_token(asgi_server.base_url, "scripts-cancel@example.com", PASSWORD)
     base = asgi_server.base_url
     response = execute(
         base,
