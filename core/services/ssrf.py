@@ -81,6 +81,21 @@ def invalid_networks(values: Iterable) -> list:
     return bad
 
 
+def allow_list_errors(setting: str, values: Iterable, check_id: str) -> list:
+    """System-check errors, one per entry of the allow-list `setting` that is not a network:
+    a mistyped entry must stop start-up, not fail every request that needs it later."""
+    from django.core.checks import Error
+
+    return [
+        Error(
+            f"{setting} holds '{value}', which is not a network.",
+            hint="Use CIDR notation, e.g. 10.0.0.0/8 or fd00::/8.",
+            id=check_id,
+        )
+        for value in invalid_networks(values)
+    ]
+
+
 def is_public_address(address: IPAddress) -> bool:
     """Whether `address` is globally routable (not private, loopback, link-local, reserved,
     multicast, unspecified, shared/CGNAT, ...), judging IPv4-mapped, 6to4 and NAT64 addresses
