@@ -32,14 +32,12 @@ class _Cancelled(Exception):
 def copy_csv_file(
     reader, columns: ColumnMap, stage, chunk_rows: int, report: Callable[[float], bool], log
 ):
-    """Stage a CSV file through COPY; returns [(first row, last row, rows)] per chunk of
-    `chunk_rows` row numbers, [] when a cancel stopped it (nothing staged), or None when the
-    file needs the row-by-row path (nothing staged either).
+    """Stage a CSV file (one `can_copy_csv` accepts) through COPY; returns [(first row,
+    last row, rows)] per chunk of `chunk_rows` row numbers, [] when a cancel stopped it
+    (nothing staged), or None when PostgreSQL refused the file (nothing staged either).
 
     `report(fraction of the file sent)` is called as it goes and returns True to cancel.
     """
-    if getattr(reader, "data_offset", None) is None or _needs_python_checks(columns):
-        return None
     file_columns: list[str | None] = [None] * columns.width
     for name, position in zip(columns.columns, columns.positions, strict=True):
         file_columns[position] = name
@@ -61,6 +59,10 @@ def copy_csv_file(
         return None
 
 
-def _needs_python_checks(columns: ColumnMap) -> bool:
-    # JSON objects and URL lists are checked and normalised in Python (importer._fixers).
-    return bool({"attributes", "image_urls"} & set(columns.columns))
+def can_copy_csv(reader, columns: ColumnMap) -> bool:
+    """Whether the fast path may try this file: a CSV whose header is its first line, with
+    no column that needs Python's checks (JSON objects and URL lists, importer._fixers)."""
+    return getattr(reader, "data_offset", None) is not None and not {
+        "attributes",
+        "image_urls",
+    } & set(columns.columns)

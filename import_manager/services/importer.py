@@ -36,7 +36,7 @@ from product.services.catalog_indexes import bulk_load
 
 from ..models import ImportRowError
 from .columns import ColumnMap, ImportFileError
-from .csv_copy import copy_csv_file
+from .csv_copy import can_copy_csv, copy_csv_file
 from .parsers import RowProblem, format_for_name, open_reader
 from .staging import StagingTable
 
@@ -420,7 +420,7 @@ def _stage_file(reader, columns: ColumnMap, stage, chunk_rows: int, progress, lo
     A well-formed CSV file goes through PostgreSQL's CSV parser (csv_copy.py), anything else
     record by record. Stops early (returning what was staged) when a cancel was requested.
     """
-    if reader.format == "csv":
+    if can_copy_csv(reader, columns):
         last = [0.0]
 
         def report(fraction: float) -> bool:
