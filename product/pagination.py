@@ -1,12 +1,10 @@
 """Pagination of the product list: the platform's, with page queries planned from the
 exact count instead of the planner's guess."""
 
-from contextlib import contextmanager
-
 from django.core.paginator import Paginator
-from django.db import connections, transaction
 
 from core.api.pagination import PageNumberPagination
+from core.services.planner import planner_setting
 
 
 class CountInformedPaginator(Paginator):
@@ -39,22 +37,6 @@ class CountInformedPaginator(Paginator):
         with planner_setting(queryset.db, "enable_indexscan", "off"):
             rows = list(queryset)
         return self._get_page(rows, number, self)
-
-
-@contextmanager
-def planner_setting(using: str, name: str, value: str):
-    """Set a planner parameter for the queries inside the block only.
-
-    Transaction-local, and put back afterwards: in a request already inside a transaction
-    (ATOMIC_REQUESTS, a test) a bare SET LOCAL would last until that transaction ends.
-    """
-    with transaction.atomic(using=using), connections[using].cursor() as cursor:
-        cursor.execute("SELECT current_setting(%s), set_config(%s, %s, true)", [name, name, value])
-        previous = cursor.fetchone()[0]
-        try:
-            yield
-        finally:
-            cursor.execute("SELECT set_config(%s, %s, true)", [name, previous])
 
 
 class ProductPagination(PageNumberPagination):
