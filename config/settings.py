@@ -185,6 +185,8 @@ IMPORT_BATCH_ROWS = env.int("IMPORT_BATCH_ROWS", default=100_000)  # upper bound
 IMPORT_BATCH_SECONDS = env.float("IMPORT_BATCH_SECONDS", default=0.6)  # batch size target
 IMPORT_MAX_ERRORS_KEPT = env.int("IMPORT_MAX_ERRORS_KEPT", default=1000)
 IMPORT_WRITERS = env.int("IMPORT_WRITERS", default=2)  # connections writing batches at once
+# A CSV file is COPYed in parts of this size, each validated while the next is copied.
+IMPORT_CSV_PART_BYTES = env.int("IMPORT_CSV_PART_BYTES", default=8 * 1024 * 1024)
 # Feed URLs resolving to private/loopback/link-local addresses are refused unless they fall
 # in one of these networks (CIDRs); IMPORT_URL_ALLOW_PRIVATE=1 (tests, local) adds loopback.
 IMPORT_URL_ALLOW_PRIVATE = env.bool("IMPORT_URL_ALLOW_PRIVATE", default=False)

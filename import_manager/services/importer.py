@@ -30,7 +30,7 @@ from django.db import IntegrityError, connection, transaction
 
 from core.exceptions import JobCancelled
 from core.models.job import TERMINAL_STATUSES
-from core.services.db_threads import map_on_connections
+from core.services.db_threads import SideConnection, map_on_connections
 from product.models import Product
 from product.services.catalog_indexes import bulk_load
 
@@ -63,6 +63,7 @@ class ImportOptions:
     batch_seconds: float = field(default_factory=lambda: settings.IMPORT_BATCH_SECONDS)
     max_errors: int = field(default_factory=lambda: settings.IMPORT_MAX_ERRORS_KEPT)
     writers: int = field(default_factory=lambda: settings.IMPORT_WRITERS)
+    csv_part_bytes: int = field(default_factory=lambda: settings.IMPORT_CSV_PART_BYTES)
 
 
 @dataclass
@@ -212,15 +213,24 @@ class Chunk:
 
 def _run(reader, columns: ColumnMap, stage, options, totals, progress, ctx) -> None:
     chunk_rows = max(min(CHUNK_ROWS, options.batch_rows), 1)
+    connections = _connections(options)
     progress.emit(0, "parsing", rows_read=0, **totals.counters())
-    chunks = _stage_file(reader, columns, stage, chunk_rows, progress, ctx.log)
-    if progress.cancel_requested():
-        _stop(ctx, totals)
-    staged = sum(c.rows for c in chunks)
-    progress.emit(STAGED_PERCENT, "validating", rows_read=staged, **totals.counters())
-    _flag_invalid_rows(stage, _connections(options))
+    # A second connection validates the parts of a CSV file already staged while the next
+    # part is copied in (see csv_copy.py); other files are validated once staged.
+    with SideConnection() if connections > 1 else contextlib.nullcontext() as side:
+        chunks, parts_checked = _stage_file(
+            reader, columns, stage, chunk_rows, progress, ctx.log, side, options.csv_part_bytes
+        )
+        if progress.cancel_requested():
+            _stop(ctx, totals)
+        staged = sum(c.rows for c in chunks)
+        progress.emit(STAGED_PERCENT, "validating", rows_read=staged, **totals.counters())
+        if parts_checked:
+            side.finish()
+        else:
+            _flag_invalid_rows(stage, connections)
     superseded = stage.mark_superseded()
-    stage.index_rows()
+    stage.summarize_row_index()
     # Counts every flagged row, those the reader already rejected included.
     flagged = stage.errors_per_chunk([c.first_row for c in chunks])
     for index, chunk in enumerate(chunks):
@@ -359,6 +369,13 @@ def _flag_invalid_rows(stage, connections: int) -> None:
     map_on_connections(flag_part, range(connections), connections)
 
 
+def _check_part(stage, after_row: int, upto_row: int) -> None:
+    """Validate the rows (after_row, upto_row] of the staging table on this thread's
+    connection (a committed part of a CSV file)."""
+    with connection.cursor() as cursor:
+        stage.bound_to(cursor).flag_invalid_rows(after_row, upto_row)
+
+
 def _upsert(stage, group, insert_only: bool = False) -> tuple:
     """Write one batch: (group, (created, updated, winners) or the exception, seconds)."""
     started = time.monotonic()
@@ -414,8 +431,11 @@ def _stop(ctx, totals) -> None:
     raise JobCancelled()
 
 
-def _stage_file(reader, columns: ColumnMap, stage, chunk_rows: int, progress, log) -> list[Chunk]:
-    """COPY every record into the staging table; returns the chunks of rows staged.
+def _stage_file(
+    reader, columns: ColumnMap, stage, chunk_rows: int, progress, log, side, part_bytes: int
+) -> tuple[list[Chunk], bool]:
+    """COPY every record into the staging table; returns the chunks of rows staged and
+    whether their validation was handed to `side` (a SideConnection, or None) part by part.
 
     A well-formed CSV file goes through PostgreSQL's CSV parser (csv_copy.py), anything else
     record by record. Stops early (returning what was staged) when a cancel was requested.
@@ -429,11 +449,27 @@ def _stage_file(reader, columns: ColumnMap, stage, chunk_rows: int, progress, lo
                 progress.emit(STAGED_PERCENT * fraction, "parsing")
             return progress.cancel_requested()
 
-        bounds = copy_csv_file(reader, columns, stage, chunk_rows, report, log)
+        def check_part(after_row: int, upto_row: int) -> None:
+            side.submit(_check_part, stage, after_row, upto_row)
+
+        bounds = copy_csv_file(
+            reader,
+            columns,
+            stage,
+            chunk_rows,
+            report,
+            log,
+            part_bytes=part_bytes,
+            on_part=check_part if side is not None else None,
+        )
         if bounds is not None:
-            return [Chunk(first_row=a, last_row=b, rows=n) for a, b, n in bounds]
+            return [Chunk(first_row=a, last_row=b, rows=n) for a, b, n in bounds], side is not None
+        # Refused: the parts staged before go, once the side connection has let go of them.
+        if side is not None:
+            side.discard()
+        stage.clear()
         reader.restart()
-    return _stage_records(reader, columns, stage, chunk_rows, progress)
+    return _stage_records(reader, columns, stage, chunk_rows, progress), False
 
 
 def _stage_records(reader, columns: ColumnMap, stage, chunk_rows: int, progress) -> list[Chunk]:

@@ -1,0 +1,116 @@
+"""The CSV fast path in parts: cut at record ends, each part validated while the next copies."""
+
+import csv
+import io
+import random
+
+import pytest
+
+from import_manager.services.csv_copy import _Refused, record_parts
+from import_manager.services.importer import ImportOptions, import_catalog_file
+from product.models import Product
+
+from .helpers import FakeCtx, catalog, write_csv
+
+FALLBACK = "reading it row by row"
+
+
+def records(data: bytes) -> list[list[str]]:
+    return list(csv.reader(io.StringIO(data.decode(), newline="")))
+
+
+def blocks_of(data: bytes, rng: random.Random):
+    at = 0
+    while at < len(data):
+        size = rng.randrange(1, 40)
+        yield data[at : at + size]
+        at += size
+
+
+def test_parts_end_at_record_ends_even_with_quoted_newlines_and_doubled_quotes():
+    rng = random.Random(7)
+    rows = []
+    for i in range(300):
+        text = rng.choice(["plain", "two\nlines", 'say ""hi""\nthen\r\nleave', '"', "a,b"])
+        rows.append([f"S-{i}", text, str(i)])
+    buffer = io.StringIO(newline="")
+    csv.writer(buffer).writerows(rows)
+    data = buffer.getvalue().encode()
+
+    parts = [b"".join(part) for part in record_parts(blocks_of(data, rng), part_bytes=200)]
+
+    assert b"".join(parts) == data
+    assert len(parts) > 10
+    # Each part holds whole records: parsed apart, they give the file's records.
+    assert [record for part in parts for record in records(part)] == rows
+
+
+def test_a_record_longer_than_a_part_makes_its_part_longer():
+    data = b'A,"' + b"x\n" * 500 + b'",1\nB,y,2\n'
+    blocks = [data[i : i + 64] for i in range(0, len(data), 64)]
+    parts = [b"".join(p) for p in record_parts(blocks, 100)]
+    assert b"".join(parts) == data
+    assert records(parts[0])[0][0] == "A"
+
+
+@pytest.mark.parametrize(
+    "data",
+    [b"\\.\nA,b,1\n", b"A,b,1\n\\.\nB,c,2\n", b"A,b,1\r\n\\.\r\nB,c,2\r\n", b"A,b,1\n\\."],
+)
+def test_a_line_holding_only_the_end_of_data_marker_is_refused_even_across_blocks(data):
+    with pytest.raises(_Refused):
+        for _ in record_parts([data[i : i + 3] for i in range(0, len(data), 3)], 4):
+            pass
+
+
+def test_a_backslash_dot_inside_a_line_is_just_data():
+    data = b"A,\\.x,1\nB,x\\.,2\n"
+    assert b"".join(b"".join(p) for p in record_parts([data], 4)) == data
+
+
+def bad_and_repeated_rows(count: int) -> list[list[str]]:
+    rows = []
+    for i in range(count):
+        price = "n/a" if i % 97 == 5 else f"{i % 50}.5"
+        sku = f"r-{i - 3}" if i % 101 == 100 else f"R-{i}"  # repeats a recent SKU
+        description = 'a "quoted"\nline' if i % 13 == 0 else "plain"
+        rows.append([sku, f"Name {i}", description, price, "true"])
+    return rows
+
+
+@pytest.mark.django_db(transaction=True)
+def test_parts_validated_on_a_side_connection_give_the_same_import_as_one_connection(tmp_path):
+    rows = bad_and_repeated_rows(2500)
+    path = write_csv(tmp_path / "p.csv", rows)
+
+    ctx = FakeCtx()
+    parted = import_catalog_file(path, ctx, ImportOptions(csv_part_bytes=3000, max_errors=100))
+    assert not [line for line in ctx.lines if FALLBACK in line]
+    parted_catalog = catalog()
+    Product.objects.all().delete()
+    whole = import_catalog_file(path, FakeCtx(), ImportOptions(writers=1, max_errors=100))
+
+    bad = [i + 1 for i in range(2500) if i % 97 == 5]
+    assert [e["row"] for e in parted["errors"]] == bad == [e["row"] for e in whole["errors"]]
+    for key in ("processed_rows", "error_count", "created", "updated"):
+        assert parted[key] == whole[key], key
+    assert parted_catalog == catalog()
+    assert catalog()["R-13"][1] == 'a "quoted"\nline'
+    assert catalog()["r-97"][0] == "Name 100"  # the later row of that SKU won
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_file_refused_after_some_parts_were_staged_and_checked_is_read_again_whole(tmp_path):
+    rows = bad_and_repeated_rows(1200)
+    path = write_csv(tmp_path / "p.csv", rows)
+    with path.open("a") as handle:  # a record PostgreSQL refuses, parts after the start
+        handle.write("LATE-1,Late,,1,true,extra\nLATE-2,Late 2,,2,true\n")
+    ctx = FakeCtx()
+    result = import_catalog_file(path, ctx, ImportOptions(csv_part_bytes=2000, max_errors=100))
+
+    assert len([line for line in ctx.lines if FALLBACK in line]) == 1
+    bad = [i + 1 for i in range(1200) if i % 97 == 5]
+    assert [e["row"] for e in result["errors"]] == [*bad, 1201]
+    assert result["processed_rows"] == 1202
+    assert Product.objects.count() == result["created"]
+    assert Product.objects.filter(sku="LATE-2").exists()
