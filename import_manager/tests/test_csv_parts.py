@@ -114,3 +114,19 @@ def test_a_file_refused_after_some_parts_were_staged_and_checked_is_read_again_w
     assert result["processed_rows"] == 1202
     assert Product.objects.count() == result["created"]
     assert Product.objects.filter(sku="LATE-2").exists()
+
+
+@pytest.mark.django_db
+def test_a_line_holding_only_the_end_of_data_marker_loses_nothing_after_it(tmp_path):
+    # PostgreSQL before 18 stops a CSV COPY at such a line: the row-by-row path reads on.
+    path = write_csv(tmp_path / "p.csv", [["E-1", "One", "", "1", "true"]])
+    with path.open("a") as handle:
+        handle.write("\\.\nE-2,Two,,2,true\n")
+    ctx = FakeCtx()
+    result = import_catalog_file(path, ctx, ImportOptions())
+
+    assert [line for line in ctx.lines if FALLBACK in line]
+    assert set(catalog()) == {"E-1", "E-2"}
+    assert [(e["row"], e["message"]) for e in result["errors"]] == [
+        (2, "has 1 fields; the header has 5")
+    ]
