@@ -73,8 +73,10 @@ def copy_csv_file(
                             raise _Cancelled
                 stage.delete_empty_rows(targets, staged)
                 last = stage.last_row_no()
+            # So that the next part's statements (and the check of this one) read only
+            # their own pages.
+            stage.summarize_row_index()
             if on_part is not None:
-                stage.summarize_row_index()  # so the part's rows are found by their range
                 on_part(staged, last)
             staged = last
         return stage.chunk_bounds(chunk_rows)
