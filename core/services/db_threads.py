@@ -31,8 +31,8 @@ def map_on_connections(function: Callable, items: Iterable, workers: int) -> lis
 
 class SideConnection:
     """A thread with a database connection of its own that works through the calls it is
-    given, in the order given, while the caller goes on (e.g. validating each committed part of a
-    file while the next part is being copied in).
+    given, in the order given, while the caller goes on (e.g. validating each committed
+    part of a file while the next part is being copied in).
 
         with SideConnection() as side:
             side.submit(function, *args)
