@@ -29,6 +29,7 @@ from .columns import ColumnMap
 logger = logging.getLogger(__name__)
 
 QUOTE = b'"'
+BLOCK_BYTES = 1024 * 1024  # read from the file at a time (at most a part)
 
 
 class _Cancelled(Exception):
@@ -64,7 +65,8 @@ def copy_csv_file(
     targets = stage.csv_targets(file_columns)
     staged = 0
     try:
-        for part in record_parts(reader.data_blocks(), part_bytes):
+        blocks = reader.data_blocks(min(part_bytes, BLOCK_BYTES))
+        for part in record_parts(blocks, part_bytes):
             with transaction.atomic():
                 with stage.copy_csv(targets, reader.delimiter) as copy:
                     for block in part:

@@ -2,10 +2,12 @@
 
 import csv
 import io
+import itertools
 import random
 
 import pytest
 
+from import_manager.services import importer
 from import_manager.services.csv_copy import _Refused, record_parts
 from import_manager.services.importer import ImportOptions, import_catalog_file
 from product.models import Product
@@ -78,14 +80,35 @@ def bad_and_repeated_rows(count: int) -> list[list[str]]:
     return rows
 
 
+@pytest.fixture
+def checked_parts(monkeypatch):
+    """The row ranges handed to the side connection, recorded as they are checked."""
+    checked = []
+    check = importer._check_part
+
+    def recording(stage, after_row, upto_row):
+        checked.append((after_row, upto_row))
+        check(stage, after_row, upto_row)
+
+    monkeypatch.setattr(importer, "_check_part", recording)
+    return checked
+
+
 @pytest.mark.django_db(transaction=True)
-def test_parts_validated_on_a_side_connection_give_the_same_import_as_one_connection(tmp_path):
+def test_parts_validated_on_a_side_connection_give_the_same_import_as_one_connection(
+    tmp_path, checked_parts
+):
     rows = bad_and_repeated_rows(2500)
     path = write_csv(tmp_path / "p.csv", rows)
 
     ctx = FakeCtx()
     parted = import_catalog_file(path, ctx, ImportOptions(csv_part_bytes=3000, max_errors=100))
     assert not [line for line in ctx.lines if FALLBACK in line]
+    # Many parts, each checked once, together every row.
+    ranges = sorted(checked_parts)
+    assert len(ranges) > 20
+    assert all(a[1] == b[0] for a, b in itertools.pairwise(ranges))
+    assert ranges[0][0] == 0 and ranges[-1][1] == 2500
     parted_catalog = catalog()
     Product.objects.all().delete()
     whole = import_catalog_file(path, FakeCtx(), ImportOptions(writers=1, max_errors=100))
@@ -100,7 +123,9 @@ def test_parts_validated_on_a_side_connection_give_the_same_import_as_one_connec
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_file_refused_after_some_parts_were_staged_and_checked_is_read_again_whole(tmp_path):
+def test_a_file_refused_after_some_parts_were_staged_and_checked_is_read_again_whole(
+    tmp_path, checked_parts
+):
     rows = bad_and_repeated_rows(1200)
     path = write_csv(tmp_path / "p.csv", rows)
     with path.open("a") as handle:  # a record PostgreSQL refuses, parts after the start
@@ -109,6 +134,7 @@ def test_a_file_refused_after_some_parts_were_staged_and_checked_is_read_again_w
     result = import_catalog_file(path, ctx, ImportOptions(csv_part_bytes=2000, max_errors=100))
 
     assert len([line for line in ctx.lines if FALLBACK in line]) == 1
+    assert len(checked_parts) > 5  # parts were staged and checked before the refusal
     bad = [i + 1 for i in range(1200) if i % 97 == 5]
     assert [e["row"] for e in result["errors"]] == [*bad, 1201]
     assert result["processed_rows"] == 1202
