@@ -4,6 +4,7 @@ import csv
 import io
 import itertools
 import random
+import threading
 
 import pytest
 
@@ -156,3 +157,31 @@ def test_a_line_holding_only_the_end_of_data_marker_loses_nothing_after_it(tmp_p
     assert [(e["row"], e["message"]) for e in result["errors"]] == [
         (2, "has 1 fields; the header has 5")
     ]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_cancel_while_parts_are_being_copied_and_checked_writes_nothing_and_cleans_up(
+    tmp_path, checked_parts
+):
+    from django.db import connection
+
+    from core.exceptions import JobCancelled
+
+    path = write_csv(tmp_path / "p.csv", bad_and_repeated_rows(2500))
+
+    class CancelDuringStaging(FakeCtx):
+        calls = 0
+
+        def cancel_requested(self):
+            self.calls += 1
+            return self.calls > 8  # some parts in
+
+    with pytest.raises(JobCancelled):
+        import_catalog_file(path, CancelDuringStaging(), ImportOptions(csv_part_bytes=3000))
+
+    assert checked_parts  # parts had been handed to the side connection
+    assert Product.objects.count() == 0
+    assert not [t for t in threading.enumerate() if t.name == "side-connection"]
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_class WHERE relname LIKE 'import_stage_%%'")
+        assert cursor.fetchone()[0] == 0
