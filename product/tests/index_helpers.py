@@ -25,26 +25,23 @@ def product_indexes() -> dict[str, str]:
         return dict(cursor.fetchall())
 
 
+def _index_names(condition: str) -> list[str]:
+    """Names of the product table's indexes whose pg_index row (`x`) meets `condition`."""
+    sql = "SELECT i.relname FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid"
+    sql += f" WHERE x.indrelid = %s::regclass AND ({condition})"
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [TABLE])
+        return [name for (name,) in cursor.fetchall()]
+
+
 def kept_indexes() -> set[str]:
     """Names of the product table's unique and primary-key indexes (never suspended)."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT i.relname FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid"
-            " WHERE x.indrelid = %s::regclass AND (x.indisunique OR x.indisprimary)",
-            [TABLE],
-        )
-        return {name for (name,) in cursor.fetchall()}
+    return set(_index_names("x.indisunique OR x.indisprimary"))
 
 
 def invalid_indexes() -> list[str]:
     """Names of the product table's indexes PostgreSQL marks invalid (or not ready)."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT i.relname FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid"
-            " WHERE x.indrelid = %s::regclass AND NOT (x.indisvalid AND x.indisready)",
-            [TABLE],
-        )
-        return sorted(name for (name,) in cursor.fetchall())
+    return sorted(_index_names("NOT (x.indisvalid AND x.indisready)"))
 
 
 def index_oid(name: str) -> int | None:
