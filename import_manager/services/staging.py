@@ -232,10 +232,10 @@ class StagingTable:
 
     def last_row_no(self) -> int:
         """The highest row number PostgreSQL has given a staged row (0: none yet)."""
-        self.cursor.execute("SELECT pg_get_serial_sequence(%s, 'row_no')", [self.name])
-        sequence = self.cursor.fetchone()[0]
         self.cursor.execute(
-            f"SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM {sequence}"
+            "SELECT coalesce(last_value, 0) FROM pg_sequences"
+            " WHERE schemaname || '.' || sequencename = pg_get_serial_sequence(%s, 'row_no')",
+            [self.name],
         )
         return self.cursor.fetchone()[0]
 
