@@ -81,6 +81,7 @@ class ProgressWatcher:
         self.url = f"{ws_url}/ws/jobs/?token={token}"
         self.job_id = job_id
         self.times: list[float] = []
+        self.phases: list[str] = []
         self.final = None
         self._thread = threading.Thread(target=lambda: asyncio.run(self._run()), daemon=True)
         self._thread.start()
@@ -92,14 +93,18 @@ class ProgressWatcher:
                 event = json.loads(raw)
                 if event["type"] == "job_progress":
                     self.times.append(time.monotonic())
+                    self.phases.append(f"{event.get('phase')} {event.get('progress')}%")
                 elif event["type"] in ("job_completed", "job_failed"):
                     self.final = event
                     return
 
-    def max_gap(self) -> float:
+    def max_gap(self) -> tuple[float, str]:
+        """The longest silence between two progress events, and the event that ended it."""
         self._thread.join(30)
-        gaps = [b - a for a, b in zip(self.times, self.times[1:], strict=False)]
-        return max(gaps, default=0.0)
+        pairs = zip(self.times, self.times[1:], strict=False)
+        gaps = [(b - a, i + 1) for i, (a, b) in enumerate(pairs)]
+        gap, index = max(gaps, default=(0.0, None))
+        return gap, (self.phases[index] if index is not None else "")
 
 
 def settle_database(timeout: float = 120.0) -> None:
@@ -154,7 +159,7 @@ def import_through_api(server, worker, token: str, path: Path) -> dict:
         "job_s": job.duration_seconds,
         "total_s": finished - started,
         "peak_mb": memory.peak / 1024 / 1024,
-        "progress_gap_s": watcher.max_gap(),
+        **dict(zip(("progress_gap_s", "progress_gap_before"), watcher.max_gap(), strict=True)),
         "progress_events": len(watcher.times),
     }
 
@@ -220,7 +225,8 @@ def report(label: str, rows: int, figures: dict) -> None:
         f"  {label:<22} {figures['total_s']:6.2f} s end to end = {rows / figures['total_s']:>8,.0f}"
         f" rows/s (upload {figures['upload_s']:.2f} s, job {figures['job_s']:.2f} s); "
         f"worker peak {figures['peak_mb']:.0f} MB; progress every <= "
-        f"{figures['progress_gap_s']:.2f} s ({figures['progress_events']} events); "
+        f"{figures['progress_gap_s']:.2f} s (before {figures['progress_gap_before']}; "
+        f"{figures['progress_events']} events); "
         f"created {result['created']}, updated {result['updated']}, "
         f"unchanged {result['unchanged']}, rejected {result['error_count']}",
         flush=True,

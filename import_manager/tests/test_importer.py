@@ -1,12 +1,13 @@
 """import_catalog_file, exercised directly: semantics of rows, SKUs, errors and formats."""
 
 import threading
+import time
 from decimal import Decimal
 
 import pytest
 
 from import_manager.services.columns import ImportFileError
-from import_manager.services.importer import ImportOptions, import_catalog_file
+from import_manager.services.importer import ImportOptions, _Progress, import_catalog_file
 from product.models import Product
 
 from .helpers import (
@@ -222,6 +223,24 @@ def test_progress_goes_through_the_phases_and_ends_at_100(tmp_path):
     percents = [p for p, _, _ in ctx.events if p is not None]
     assert percents == sorted(percents) and percents[-1] == 100
     assert ctx.events[-1][2]["processed_rows"] == 50
+
+
+def test_progress_is_repeated_while_the_importer_waits_on_the_database():
+    ctx = FakeCtx()
+    progress = _Progress(ctx, interval=0.1)
+    progress.start()
+    try:
+        progress.emit(40, "writing", processed_rows=7)
+        time.sleep(1.0)  # the job's thread blocked in one long statement
+    finally:
+        progress.stop()
+
+    # Generous bounds (a loaded machine delays threads): about 10 repeats are due.
+    assert len(ctx.events) >= 4
+    assert all(event == (40, "writing", {"processed_rows": 7}) for event in ctx.events)
+    sent = len(ctx.events)
+    time.sleep(0.3)
+    assert len(ctx.events) == sent  # stopped
 
 
 @pytest.mark.parametrize(
