@@ -11,7 +11,9 @@ from django.db import connection
 from product.models import Product
 
 TABLE = Product._meta.db_table
-DEFERRED = "product_description_trgm"
+#: The indexes a bulk load leaves to the restore job (as catalog_indexes.DEFERRED_INDEXES).
+DEFERRED = frozenset({"product_description_trgm", "product_sku_trgm"})
+DESCRIPTION = "product_description_trgm"
 
 
 def product_indexes() -> dict[str, str]:
