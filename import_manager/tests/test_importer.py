@@ -122,6 +122,57 @@ def test_bad_rows_are_reported_with_row_numbers_and_skipped(tmp_path):
     assert (result["processed_rows"], result["success_count"], result["error_count"]) == (9, 2, 7)
 
 
+CHECKED_HEADER = [*HEADER, "compare_at_price", "cost", "currency", "stock_quantity", "category"]
+CHECKED_ROWS = [
+    # row 1..14 of the file, each bad one breaking one rule
+    ["OK-1", "ok", "", "1", "true", "2", "0.5", "usd", "+7", "lamps"],
+    ["S" * 256, "long sku", "", "1", "true", "", "", "", "", ""],
+    ["N-1", "n" * 501, "", "1", "true", "", "", "", "", ""],
+    ["C-1", "compare", "", "1", "true", "x", "", "", "", ""],
+    ["C-2", "cost", "", "1", "true", "", "-1", "", "", ""],
+    ["C-3", "exponent", "", "1", "true", "1e5", "", "", "", ""],
+    ["Q-1", "fraction", "", "1", "true", "", "", "", "1.5", ""],
+    ["Q-2", "many digits", "", "1", "true", "", "", "", "9" * 25, ""],
+    ["Q-3", "above int", "", "1", "true", "", "", "", "2147483648", ""],
+    ["OK-2", "lowest int", "", "1", "false", "", "", "", "-2147483648", ""],
+    ["K-1", "category", "", "1", "true", "", "", "", "", "c" * 256],
+    ["M-1", "money", "", "1", "true", "", "", "EURO", "", ""],
+    ["U-1", "caf\ufffd", "", "1", "true", "", "", "", "", ""],
+    ["OK-3", "dot", "", " .5 ", "yes", "", "", "", "", ""],
+]
+CHECKED_ERRORS = [
+    (2, "sku", "is longer than 255 characters"),
+    (3, "name", "is longer than 500 characters"),
+    (4, "compare_at_price", "is not a number"),
+    (5, "cost", "must not be negative"),
+    (6, "compare_at_price", "is not a number"),
+    (7, "stock_quantity", "is not a whole number"),
+    (8, "stock_quantity", "is out of range"),
+    (9, "stock_quantity", "is out of range"),
+    (11, "category", "is longer than 255 characters"),
+    (12, "currency", "is not a 3-letter currency code"),
+    (13, "", "contains bytes that are not valid UTF-8, or a NUL character"),
+]
+
+
+@pytest.mark.parametrize("row_by_row", [False, True], ids=["postgres_csv_parser", "row_by_row"])
+def test_every_check_names_its_column_and_rule_on_both_paths(tmp_path, row_by_row):
+    path = write_csv(tmp_path / "p.csv", CHECKED_ROWS, CHECKED_HEADER)
+    if row_by_row:  # a record PostgreSQL's parser refuses sends the file down the other path
+        with path.open("a") as handle:
+            handle.write("X-1,x,,1,true,,,,,,extra\n")
+    result, ctx = run(path)
+
+    assert bool([line for line in ctx.lines if FALLBACK in line]) is row_by_row
+    errors = [(e["row"], e["column"], e["message"]) for e in result["errors"]]
+    assert errors[: len(CHECKED_ERRORS)] == CHECKED_ERRORS
+    assert len(errors) == len(CHECKED_ERRORS) + row_by_row
+    assert set(catalog()) == {"OK-1", "OK-2", "OK-3"}
+    assert Product.objects.get(sku="OK-2").stock_quantity == -2147483648
+    assert str(Product.objects.get(sku="OK-3").price) == "0.50"
+    assert result["errors"][6]["value"] == "9" * 25
+
+
 def test_all_errors_are_counted_but_only_the_first_ones_kept(tmp_path):
     rows = [[f"E-{i}", "x", "", "nope", "true"] for i in range(25)]
     result, _ = run(write_csv(tmp_path / "p.csv", rows), max_errors=10, batch_rows=4)
