@@ -36,7 +36,7 @@ import httpx
 import psutil
 import websockets
 from generate_catalog import generate
-from support import bench_operator, setup_django
+from support import bench_operator, machine_speed, setup_django
 
 PASSWORD = "bench-import-Pass-1!"
 
@@ -281,6 +281,7 @@ def main() -> None:
     expected_changed = generate(changed, args.rows, repeat=0.1, price_shift=7)
     generate(sample, args.sample_rows, repeat=0.0, seed=11)
     size_mb = catalog.stat().st_size / 1e6
+    print(machine_speed(), flush=True)
     print(
         f"files: {args.rows:,} rows, {size_mb:.1f} MB, {len(expected):,} distinct SKUs "
         f"({args.rows - len(expected):,} repeats in mixed case); generated in "
@@ -359,6 +360,7 @@ def main() -> None:
         f"fresh import here is {best_rate / rate:,.0f}x faster",
         flush=True,
     )
+    print(machine_speed(), flush=True)
     truncate_products()
 
 

@@ -28,7 +28,7 @@ import sys
 import time
 from decimal import Decimal
 
-from support import setup_django
+from support import machine_speed, setup_django
 
 os.environ.setdefault("LOG_LEVEL", "WARNING")
 # Its own database on the server DATABASE_URL names (created and migrated if missing).
@@ -369,12 +369,14 @@ def main() -> int:
     assert stats["total_products"] == Product.objects.count()
     assert stats["active_products"] == Product.objects.filter(is_active=True).count()
 
+    print(machine_speed())
     print(f"measuring {args.requests} requests per scenario (round-robin)")
     load_before = os.getloadavg()[0]
     measure(client, scenario_list, 5)  # warm-up
     timings = measure(client, scenario_list, args.requests)
     dashboard = [timed_get(client, "/api/dashboard/stats") for _ in range(50)]
     load_after = os.getloadavg()[0]
+    print(machine_speed())
 
     print()
     print(

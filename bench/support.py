@@ -47,6 +47,42 @@ def setup_django(database: str) -> None:
     call_command("migrate", verbosity=0)
 
 
+def machine_speed() -> str:
+    """A fixed amount of CPU work, timed: one line to print beside a benchmark's figures.
+
+    The machines here change speed by up to 2x between (and within) sessions, so figures
+    from two runs compare only together with this: a pure-Python loop (the worker's side)
+    and a PostgreSQL aggregate over generated rows (the database's side), best of three.
+    """
+    import time
+
+    from django.db import connection
+
+    def best_of_three(work) -> float:
+        times = []
+        for _ in range(3):
+            started = time.perf_counter()
+            work()
+            times.append(time.perf_counter() - started)
+        return min(times)
+
+    def python_loop():
+        total = 0
+        for i in range(5_000_000):
+            total += i
+
+    def postgres_sum():
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT sum(i * 2) FROM generate_series(1, 3000000) AS i /* bench machine_speed */"
+            )
+
+    return (
+        f"machine speed: Python loop {best_of_three(python_loop):.2f} s, "
+        f"PostgreSQL sum {best_of_three(postgres_sum):.2f} s (smaller is faster)"
+    )
+
+
 def percentile(values: list[float], pct: float) -> float:
     """The pct-th percentile (nearest rank) of `values`."""
     ordered = sorted(values)
