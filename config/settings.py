@@ -204,6 +204,8 @@ PRODUCT_BULK_PRICE_INLINE_MAX_ROWS = env.int("PRODUCT_BULK_PRICE_INLINE_MAX_ROWS
 # drops the secondary indexes and builds them again afterwards (product.services.
 # catalog_indexes): about 3x cheaper than maintaining them row by row.
 PRODUCT_BULK_LOAD_MIN_ROWS = env.int("PRODUCT_BULK_LOAD_MIN_ROWS", default=50_000)
+# ...and writing at least this share of the catalog's size (see product.services.catalog_indexes)
+PRODUCT_BULK_LOAD_MIN_SHARE = env.float("PRODUCT_BULK_LOAD_MIN_SHARE", default=0.5)
 PRODUCT_INDEX_BUILDERS = env.int("PRODUCT_INDEX_BUILDERS", default=2)  # connections building
 PRODUCT_INDEX_BUILD_MEMORY = env("PRODUCT_INDEX_BUILD_MEMORY", default="256MB")
 # Beat starts the job that builds indexes a bulk load left suspended (a dead worker, say).

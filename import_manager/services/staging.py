@@ -368,6 +368,20 @@ class StagingTable:
         created, updated, distinct = self.cursor.fetchone()
         return created or 0, updated or 0, distinct or 0
 
+    def estimate_writes(self, winners: int, sample_rows: int = 10_000) -> int:
+        """How many of the `winners` would create or change a product (the rest equal
+        the stored product and are not rewritten), estimated from a sample of about
+        `sample_rows` of them; all of them are compared when there are fewer."""
+        percent = 100.0 * sample_rows / max(winners, 1)
+        if percent < 100:
+            # Whole pages at random: cheap, and rows of a page are neighbours in the file.
+            self.cursor.execute(self._build_estimate(f" TABLESAMPLE SYSTEM ({percent:.4f})"))
+            compared, writes = self.cursor.fetchone()
+            if compared:
+                return round(winners * writes / compared)
+        self.cursor.execute(self._build_estimate(""))  # small, or the sample missed
+        return self.cursor.fetchone()[1]
+
     def _on_row_range(self, sql: str, params: list) -> None:
         """Run a statement over a range of row numbers through the BRIN index on row_no.
 
@@ -455,6 +469,27 @@ class StagingTable:
             f")\n"
             "SELECT count(*) FILTER (WHERE created), count(*) FILTER (WHERE NOT created),"
             " (SELECT count(*) FROM latest) FROM written"
+        )
+
+    def _build_estimate(self, sample: str) -> str:
+        # The incoming values are computed in `l` under the product's column names, so the
+        # comparison is the upsert's `IS DISTINCT FROM` and `lower(l.sku)` finds the product
+        # through the unique index. `sample`: a TABLESAMPLE clause or "".
+        insert_columns, values = self._insert_values()
+        incoming = {
+            name: value
+            for name, value in zip(insert_columns, values, strict=True)
+            if name in self.columns
+        }
+        selected = ", ".join(f"{value} AS {name}" for name, value in incoming.items())
+        current = ", ".join(f"p.{name}" for name in incoming)
+        staged = ", ".join(f"l.{name}" for name in incoming)
+        return (
+            f"WITH l AS (SELECT {selected} FROM {self.name}{sample}"
+            f" WHERE err_message IS NULL AND NOT superseded)\n"
+            f"SELECT count(*), count(*) FILTER (WHERE p.id IS NULL"
+            f" OR ({current}) IS DISTINCT FROM ({staged}))\n"
+            f"FROM l LEFT JOIN {PRODUCT_TABLE} AS p ON lower(p.sku) = lower(l.sku)"
         )
 
     def _build_predict(self) -> str:

@@ -14,7 +14,7 @@ from core.services.jobs import cancel_job, execute_job
 from core.tests.helpers import run_in_thread, wait_until
 from import_manager.services.importer import ImportOptions, import_catalog_file
 from product.models import Product, SuspendedIndex
-from product.services.catalog_indexes import RESTORE_JOB_KIND
+from product.services.catalog_indexes import RESTORE_JOB_KIND, restore_suspended_indexes
 from product.tests.index_helpers import (
     DEFERRED,
     invalid_indexes,
@@ -117,11 +117,14 @@ def test_import_into_an_empty_catalog_drops_the_indexes_and_builds_them_again(
 
 
 @pytest.mark.django_db(transaction=True)
-def test_import_into_a_catalog_larger_than_the_file_keeps_every_index(
+def test_import_writing_less_than_half_the_catalog_keeps_every_index(
     tmp_path, indexes_before, enqueued_jobs
 ):
+    # 250 products written into a catalog of 501: maintaining them costs less than
+    # rebuilding the catalog's indexes.
     Product.objects.bulk_create(
-        Product(sku=f"OLD-{i}", name=f"Old {i}", price=Decimal("1.00")) for i in range(FIRST + 1)
+        Product(sku=f"OLD-{i}", name=f"Old {i}", price=Decimal("1.00"))
+        for i in range(2 * FIRST + 1)
     )
     ctx = ShieldedCtx()
 
@@ -138,7 +141,47 @@ def test_import_into_a_catalog_larger_than_the_file_keeps_every_index(
     assert (result["created"], result["error_count"]) == (250, 0)
     assert {sku: v for sku, v in catalog().items() if not sku.startswith("OLD-")} == EXPECTED
     assert not SuspendedIndex.objects.exists()
-    assert enqueued_jobs == [] and not Job.objects.exists()
+
+
+def import_with_index_drops(path) -> tuple[dict, list[str], list[str]]:
+    """(the import's result, the indexes it dropped, its bulk-load log lines)."""
+    ctx = ShieldedCtx()
+    with recorded_index_drops() as drops:
+        result = import_catalog_file(path, ctx, ImportOptions(batch_rows=50))
+        dropped = drops.names()
+    return result, dropped, bulk_lines(ctx.lines)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_reimport_changing_most_of_the_catalog_drops_the_indexes_and_one_changing_little_does_not(
+    tmp_path, indexes_before, enqueued_jobs
+):
+    base = ROWS[:FIRST]  # 250 products, one row each
+    first = write_csv(tmp_path / "first.csv", base)
+    import_with_index_drops(first)
+    restore_suspended_indexes()  # what the restore job would do
+    secondary = set(indexes_before) - kept_indexes()
+
+    # The same file again: every product equal, nothing to write, nothing dropped.
+    result, dropped, lines = import_with_index_drops(first)
+    assert (dropped, lines, result["unchanged"]) == ([], [], 250)
+
+    # 60 prices changed: more than the minimum (50), less than half the catalog.
+    some = [[*row[:3], "99", row[4]] if i < 60 else row for i, row in enumerate(base)]
+    result, dropped, lines = import_with_index_drops(write_csv(tmp_path / "some.csv", some))
+    assert (dropped, lines, result["updated"], result["unchanged"]) == ([], [], 60, 190)
+
+    # Every price changed: rebuilding pays off.
+    every = [[*row[:3], "55", row[4]] for row in base]
+    result, dropped, lines = import_with_index_drops(write_csv(tmp_path / "every.csv", every))
+    assert sorted(dropped) == sorted(secondary)
+    assert len(lines) == 1
+    assert (result["created"], result["updated"]) == (0, 250)
+    assert set(Product.objects.values_list("price", flat=True)) == {Decimal("55.00")}
+    assert product_indexes() == {n: d for n, d in indexes_before.items() if n not in DEFERRED}
+    restore_suspended_indexes()
+    assert product_indexes() == indexes_before
+    assert invalid_indexes() == []
 
 
 @pytest.mark.django_db

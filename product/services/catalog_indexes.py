@@ -57,6 +57,11 @@ def _noop(line: str) -> None:
     pass
 
 
+def bulk_load_min_rows() -> int:
+    """Fewest products a load must write for `bulk_load` to consider suspending indexes."""
+    return settings.PRODUCT_BULK_LOAD_MIN_ROWS
+
+
 @contextlib.contextmanager
 def bulk_load(
     rows: int,
@@ -64,15 +69,21 @@ def bulk_load(
     log: Callable[[str], None] = _noop,
     shield: Callable[[], contextlib.AbstractContextManager] = contextlib.nullcontext,
 ) -> Iterator[bool]:
-    """Suspend the secondary indexes around a load of `rows` products when that pays off.
+    """Suspend the secondary indexes around a load writing `rows` products (created or
+    changed) when that pays off.
 
-    It does when at least PRODUCT_BULK_LOAD_MIN_ROWS products are loaded into a catalog
-    holding fewer products than that load: rebuilding then costs less than maintaining.
+    It does when the load writes at least PRODUCT_BULK_LOAD_MIN_ROWS products and at least
+    PRODUCT_BULK_LOAD_MIN_SHARE of the catalog's current size: a rebuild costs in
+    proportion to the catalog, maintaining in proportion to the rows written (measured at
+    500k products: ~100 µs a changed row with every index in place, ~30 µs without, ~25 µs
+    a catalog row to rebuild; even at about a third of the catalog).
     Yields whether the indexes were suspended. On leaving the block, by any exit, the
     indexes are built again inside `shield()` (a job passes ctx.uninterruptible, so a
     cancel cannot cut the rebuild short); the deferred ones by a job started at the end.
     """
-    if rows < settings.PRODUCT_BULK_LOAD_MIN_ROWS or Product.objects.count() >= rows:
+    if rows < settings.PRODUCT_BULK_LOAD_MIN_ROWS or (
+        rows < Product.objects.count() * settings.PRODUCT_BULK_LOAD_MIN_SHARE
+    ):
         yield False
         return
     with connection.cursor() as cursor:

@@ -189,15 +189,15 @@ def test_bulk_load_below_the_minimum_rows_keeps_every_index(indexes_before, min_
     assert index_lock_is_free()
 
 
-def test_bulk_load_into_a_catalog_as_large_as_the_load_keeps_every_index(indexes_before, min_rows):
-    add_products(150)
+def test_bulk_load_writing_less_than_half_the_catalog_keeps_every_index(indexes_before, min_rows):
+    add_products(300)
 
-    with bulk_load(150) as suspended:
+    with bulk_load(149) as suspended:
         assert suspended is False
         assert product_indexes() == indexes_before
     assert not SuspendedIndex.objects.exists()
-    # One product more than the catalog holds is worth it (the boundary).
-    with bulk_load(151) as suspended:
+    # Half the catalog is worth it (the boundary, PRODUCT_BULK_LOAD_MIN_SHARE).
+    with bulk_load(150) as suspended:
         assert suspended is True
         assert set(product_indexes()) == kept_indexes()
 
