@@ -7,9 +7,14 @@ from product.services.bulk import (
     BULK_PRICE_JOB_KIND,
     DELETE_ALL_JOB_KIND,
     bulk_update_prices,
+    count_price_changes,
     delete_all_products,
 )
-from product.services.catalog_indexes import RESTORE_JOB_KIND, restore_indexes_when_free
+from product.services.catalog_indexes import (
+    RESTORE_JOB_KIND,
+    bulk_load,
+    restore_indexes_when_free,
+)
 
 
 @job_kind(DELETE_ALL_JOB_KIND, queue="default", label="Delete all products")
@@ -33,12 +38,16 @@ def bulk_price_update_job(ctx: JobContext) -> dict:
         f"{f', ending {ending}' if ending else ''}, filters {params['filters']}"
     )
     ctx.progress(0, phase="updating")
-    updated = bulk_update_prices(
-        mode=params["mode"],
-        value=Decimal(params["value"]),
-        ending=None if ending is None else Decimal(ending),
-        filters=params["filters"],
-    )
+    change = {
+        "mode": params["mode"],
+        "value": Decimal(params["value"]),
+        "ending": None if ending is None else Decimal(ending),
+        "filters": params["filters"],
+    }
+    # Every changed row rewrites every index: when most of the catalog changes, building
+    # the indexes again afterwards is far cheaper (measured at 500k rows: see README).
+    with bulk_load(count_price_changes(**change), log=ctx.log, shield=ctx.uninterruptible):
+        updated = bulk_update_prices(**change)
     ctx.log(f"changed {updated} prices")
     ctx.progress(100, phase="done", updated=updated)
     return {"updated": updated}

@@ -130,6 +130,18 @@ def bulk_update_prices(
         ) from exc
 
 
+def count_price_changes(
+    *,
+    mode: str,
+    value: Decimal,
+    filters: Mapping[str, Any],
+    ending: Decimal | None = None,
+) -> int:
+    """How many products `bulk_update_prices` with these arguments would change."""
+    new_price = _price_expression(mode, Decimal(value), ending)
+    return _filtered(filters).exclude(price=new_price).count()
+
+
 def _filtered(filters: Mapping[str, Any]):
     if "ordering" in filters:
         raise PlatformError("Ordering is not a filter.", fields={"ordering": ["Unknown filter."]})

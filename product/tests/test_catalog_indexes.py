@@ -15,6 +15,7 @@ from core.models import Job, JobLogLine, JobStatus
 from core.services.jobs import execute_job
 from core.tests.helpers import run_in_thread
 from product.models import Product, SuspendedIndex
+from product.services.bulk import BULK_PRICE_JOB_KIND
 from product.services.catalog_indexes import (
     DEFERRED_INDEXES,
     INDEX_LOCK_KEY,
@@ -439,4 +440,32 @@ def test_restore_job_with_nothing_left_to_build_succeeds_and_says_so(indexes_bef
     assert finished.result == {"built": []}
     lines = list(JobLogLine.objects.filter(job=job).values_list("line", flat=True))
     assert "no index was left to build" in lines
+    assert product_indexes() == indexes_before
+
+
+@pytest.mark.django_db(transaction=True)
+def test_price_job_changing_half_the_catalog_rebuilds_the_indexes_instead_of_maintaining(
+    indexes_before, min_rows, enqueued_jobs
+):
+    add_products(2 * min_rows)  # half "lights", half "chairs"
+    change = {"mode": "set", "value": "3.00", "ending": None, "filters": {"category": "lights"}}
+
+    first = execute_job(Job.objects.create(kind=BULK_PRICE_JOB_KIND, params=change).pk)
+
+    assert first.status == JobStatus.SUCCEEDED, first.error
+    assert first.result == {"updated": min_rows}
+    lines = list(JobLogLine.objects.filter(job=first).values_list("line", flat=True))
+    assert any(line.startswith("Bulk load: ") for line in lines)
+    assert product_indexes() == {n: d for n, d in indexes_before.items() if n not in DEFERRED}
+    lights = Product.objects.filter(category="lights")
+    assert set(lights.values_list("price", flat=True)) == {Decimal("3.00")}
+    assert [job.kind for job in enqueued_jobs] == [RESTORE_JOB_KIND]
+    restore_suspended_indexes()
+
+    # The same change again changes nothing: no reason to touch an index.
+    second = execute_job(Job.objects.create(kind=BULK_PRICE_JOB_KIND, params=change).pk)
+
+    assert second.result == {"updated": 0}
+    lines = list(JobLogLine.objects.filter(job=second).values_list("line", flat=True))
+    assert not any(line.startswith("Bulk load: ") for line in lines)
     assert product_indexes() == indexes_before
