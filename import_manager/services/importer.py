@@ -32,7 +32,7 @@ from core.exceptions import JobCancelled
 from core.models.job import TERMINAL_STATUSES
 from core.services.db_threads import SideConnection, map_on_connections
 from product.models import Product
-from product.services.catalog_indexes import bulk_load, bulk_load_min_rows
+from product.services.catalog_indexes import bulk_load
 
 from ..models import ImportRowError
 from .columns import ColumnMap, ImportFileError
@@ -271,7 +271,8 @@ def _run(reader, columns: ColumnMap, stage, options, totals, progress, ctx) -> N
     # A load writing a large share of the catalog drops the secondary indexes and builds
     # them again when the block ends, whether it ends normally, by a cancel or by an error.
     # Rows equal to the stored product are not rewritten: only the others count.
-    writes = stage.estimate_writes(winners) if winners >= bulk_load_min_rows() else winners
+    few = winners < settings.PRODUCT_BULK_LOAD_MIN_ROWS  # bulk_load declines anyway
+    writes = winners if few else stage.estimate_writes(winners)
     with bulk_load(writes, log=ctx.log, shield=shield) as indexes_suspended:
         # Into an empty catalog rows are inserted without ON CONFLICT (see stage.insert).
         insert_only = not Product.objects.exists()

@@ -74,15 +74,17 @@ def _check_inputs(columns) -> list[str]:
     not one). Numbers are cast to numeric, which cannot overflow, so the checks can tell
     "not a number" from "out of range".
     """
-    present = [c for c in KNOWN_COLUMNS if c in set(columns)]
+    numbers = {**dict.fromkeys(MONEY_COLUMNS, NUMBER_RE), "stock_quantity": INTEGER_RE}
+    wanted = set(columns)
+    present = [c for c in KNOWN_COLUMNS if c in wanted]
     inputs = ["ctid AS tid", *present]
     for name in present:
-        if name in CHECKED_TEXTS or name in MONEY_COLUMNS or name == "stock_quantity":
+        if name in CHECKED_TEXTS or name in numbers:
             inputs.append(f"{_t(name)} AS {name}_t")
-        pattern = NUMBER_RE if name in MONEY_COLUMNS else INTEGER_RE
-        if name in MONEY_COLUMNS or name == "stock_quantity":
+        if name in numbers:
             inputs.append(
-                f"CASE WHEN btrim({name}) ~ '{pattern}' THEN btrim({name})::numeric END AS {name}_n"
+                f"CASE WHEN btrim({name}) ~ '{numbers[name]}'"
+                f" THEN btrim({name})::numeric END AS {name}_n"
             )
     return inputs
 

@@ -119,11 +119,10 @@ def bulk_update_prices(
     Raises PlatformError for invalid filters and PriceOutOfRange when a result would not
     fit the price column.
     """
-    queryset = _filtered(filters)
-    new_price = _price_expression(mode, Decimal(value), ending)
+    changing, new_price = _price_changes(mode, value, filters, ending)
     try:
         with transaction.atomic():
-            return queryset.exclude(price=new_price).update(price=new_price, updated_at=Now())
+            return changing.update(price=new_price, updated_at=Now())
     except DataError as exc:
         raise PriceOutOfRange(
             f"The change would make a price larger than {PRICE_LIMIT}; nothing was changed."
@@ -138,8 +137,14 @@ def count_price_changes(
     ending: Decimal | None = None,
 ) -> int:
     """How many products `bulk_update_prices` with these arguments would change."""
+    changing, _ = _price_changes(mode, value, filters, ending)
+    return changing.count()
+
+
+def _price_changes(mode, value, filters, ending):
+    """(the products matching `filters` whose price the change alters, the new price)."""
     new_price = _price_expression(mode, Decimal(value), ending)
-    return _filtered(filters).exclude(price=new_price).count()
+    return _filtered(filters).exclude(price=new_price), new_price
 
 
 def _filtered(filters: Mapping[str, Any]):

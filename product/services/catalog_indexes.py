@@ -57,11 +57,6 @@ def _noop(line: str) -> None:
     pass
 
 
-def bulk_load_min_rows() -> int:
-    """Fewest products a load must write for `bulk_load` to consider suspending indexes."""
-    return settings.PRODUCT_BULK_LOAD_MIN_ROWS
-
-
 @contextlib.contextmanager
 def bulk_load(
     rows: int,
@@ -74,9 +69,9 @@ def bulk_load(
 
     It does when the load writes at least PRODUCT_BULK_LOAD_MIN_ROWS products and at least
     PRODUCT_BULK_LOAD_MIN_SHARE of the catalog's current size: a rebuild costs in
-    proportion to the catalog, maintaining in proportion to the rows written (measured at
+    proportion to the catalog, maintaining in proportion to the rows written. Measured at
     500k products: ~100 µs a changed row with every index in place, ~30 µs without, ~25 µs
-    a catalog row to rebuild; even at about a third of the catalog).
+    a catalog row to rebuild, so rebuilding wins from about a third of the catalog on.
     Yields whether the indexes were suspended. On leaving the block, by any exit, the
     indexes are built again inside `shield()` (a job passes ctx.uninterruptible, so a
     cancel cannot cut the rebuild short); the deferred ones by a job started at the end.
@@ -211,18 +206,21 @@ def start_restore_job_if_needed():
     to restore or such a job is running or was queued recently. Returns the job or None.
 
     A job queued longer ago than the beat interval and still pending has most likely lost
-    its broker message: another one is started (restores are idempotent and serialised).
+    its broker message, and a running one whose heartbeat is older than
+    JOB_STALE_AFTER_SECONDS lost its worker (housekeeping will mark it failed): for either,
+    another one is started (restores are idempotent and serialised).
     """
     from core.models import Job, JobStatus
     from core.services.jobs import start_job
 
     if not SuspendedIndex.objects.exists():
         return None
-    queued_since = timezone.now() - timedelta(
-        seconds=settings.PRODUCT_INDEX_RESTORE_INTERVAL_SECONDS
-    )
+    now = timezone.now()
+    queued_since = now - timedelta(seconds=settings.PRODUCT_INDEX_RESTORE_INTERVAL_SECONDS)
+    alive_since = now - timedelta(seconds=settings.JOB_STALE_AFTER_SECONDS)
     active = Job.objects.filter(kind=RESTORE_JOB_KIND).filter(
-        Q(status=JobStatus.RUNNING) | Q(status=JobStatus.PENDING, created_at__gte=queued_since)
+        Q(status=JobStatus.RUNNING, heartbeat_at__gte=alive_since)
+        | Q(status=JobStatus.PENDING, created_at__gte=queued_since)
     )
     if active.exists():
         return None
