@@ -300,8 +300,9 @@ def main() -> None:
     from product.services.catalog_indexes import RESTORE_JOB_KIND, restore_indexes_when_free
 
     restore_indexes_when_free()  # whatever an interrupted earlier run left suspended
-    # ...and the restore jobs it queued on a broker that is gone (they would hold new ones).
-    Job.objects.filter(kind=RESTORE_JOB_KIND, status="pending").delete()
+    # ...and the restore jobs it queued on a broker that is gone, or whose worker it
+    # stopped mid-build: this database is the benchmark's, no other worker runs them.
+    Job.objects.filter(kind=RESTORE_JOB_KIND, status__in=["pending", "running"]).delete()
     indexes = product_indexes()
     try:
         token = access_token(server.base_url, user.email, PASSWORD)

@@ -384,7 +384,7 @@ def test_one_restore_job_is_started_for_suspended_indexes_and_no_second_while_it
     assert (job.kind, job.status, job.queue) == (RESTORE_JOB_KIND, JobStatus.PENDING, "default")
     assert list(Job.objects.all()) == [job]
     assert enqueued_jobs == [job]
-    Job.objects.filter(pk=job.pk).update(status=JobStatus.RUNNING)
+    Job.objects.filter(pk=job.pk).update(status=JobStatus.RUNNING, heartbeat_at=timezone.now())
     assert start_restore_job_if_needed() is None
     Job.objects.filter(pk=job.pk).update(status=JobStatus.SUCCEEDED)
     again = start_restore_job_if_needed()
@@ -405,6 +405,24 @@ def test_a_restore_job_pending_longer_than_the_beat_interval_does_not_block_a_ne
     job = start_restore_job_if_needed()
 
     assert job is not None and job.pk != stuck.pk
+
+
+def test_a_running_restore_job_whose_worker_died_does_not_block_a_new_one(
+    indexes_before, settings, enqueued_jobs
+):
+    # Its heartbeat stopped: housekeeping will mark it failed, but nothing builds the
+    # indexes meanwhile.
+    SuspendedIndex.objects.create(
+        name=DESCRIPTION, definition=indexes_before[DESCRIPTION], deferred=True
+    )
+    silent_since = timezone.now() - timedelta(seconds=settings.JOB_STALE_AFTER_SECONDS + 1)
+    dead = Job.objects.create(
+        kind=RESTORE_JOB_KIND, status=JobStatus.RUNNING, heartbeat_at=silent_since
+    )
+
+    job = start_restore_job_if_needed()
+
+    assert job is not None and job.pk != dead.pk
 
 
 @pytest.mark.django_db(transaction=True)
