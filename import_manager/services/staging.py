@@ -450,10 +450,15 @@ class StagingTable:
             f"FROM ({self._winners_sql()} AND row_no > %s AND row_no <= %s) AS latest"
         )
 
+    def _overwritten(self) -> list[str]:
+        """The columns an existing product takes from the file: only those the file has
+        (the SKU among them: it takes the spelling of the last row)."""
+        insert_columns, _ = self._insert_values()
+        return [name for name in insert_columns if name in self.columns]
+
     def _build_upsert(self) -> str:
         insert_columns, values = self._insert_values()
-        # Only what the file has is overwritten; the SKU takes the spelling of the last row.
-        updated = [name for name in insert_columns if name in self.columns]
+        updated = self._overwritten()
         assignments = ", ".join(f"{name} = EXCLUDED.{name}" for name in updated)
         current = ", ".join(f"p.{name}" for name in updated)
         incoming = ", ".join(f"EXCLUDED.{name}" for name in updated)
@@ -477,15 +482,11 @@ class StagingTable:
         # The incoming values are computed in `l` under the product's column names, so the
         # comparison is the upsert's `IS DISTINCT FROM` and `lower(l.sku)` finds the product
         # through the unique index. `sample`: a TABLESAMPLE clause or "".
-        insert_columns, values = self._insert_values()
-        incoming = {
-            name: value
-            for name, value in zip(insert_columns, values, strict=True)
-            if name in self.columns
-        }
-        selected = ", ".join(f"{value} AS {name}" for name, value in incoming.items())
-        current = ", ".join(f"p.{name}" for name in incoming)
-        staged = ", ".join(f"l.{name}" for name in incoming)
+        value_of = dict(zip(*self._insert_values(), strict=True))
+        updated = self._overwritten()
+        selected = ", ".join(f"{value_of[name]} AS {name}" for name in updated)
+        current = ", ".join(f"p.{name}" for name in updated)
+        staged = ", ".join(f"l.{name}" for name in updated)
         return (
             f"WITH l AS (SELECT {selected} FROM {self.name}{sample}"
             f" WHERE err_message IS NULL AND NOT superseded)\n"
