@@ -456,12 +456,17 @@ class StagingTable:
         insert_columns, _ = self._insert_values()
         return [name for name in insert_columns if name in self.columns]
 
+    def _differs(self, incoming: str) -> str:
+        """Condition: the product `p` differs from the row `incoming` (a table alias with
+        the product's column names) in a column the file overwrites."""
+        updated = self._overwritten()
+        current = ", ".join(f"p.{name}" for name in updated)
+        other = ", ".join(f"{incoming}.{name}" for name in updated)
+        return f"({current}) IS DISTINCT FROM ({other})"
+
     def _build_upsert(self) -> str:
         insert_columns, values = self._insert_values()
-        updated = self._overwritten()
-        assignments = ", ".join(f"{name} = EXCLUDED.{name}" for name in updated)
-        current = ", ".join(f"p.{name}" for name in updated)
-        incoming = ", ".join(f"EXCLUDED.{name}" for name in updated)
+        assignments = ", ".join(f"{name} = EXCLUDED.{name}" for name in self._overwritten())
         return (
             f"WITH latest AS ({self._winners_sql()} AND row_no > %s AND row_no <= %s),\n"
             f"written AS (\n"
@@ -471,7 +476,7 @@ class StagingTable:
             f"  ON CONFLICT (lower(sku)) DO UPDATE SET {assignments},"
             f" updated_at = EXCLUDED.updated_at\n"
             # Rewriting an identical row would churn every index for nothing.
-            f"  WHERE ({current}) IS DISTINCT FROM ({incoming})\n"
+            f"  WHERE {self._differs('EXCLUDED')}\n"
             f"  RETURNING (p.xmax = 0) AS created\n"
             f")\n"
             "SELECT count(*) FILTER (WHERE created), count(*) FILTER (WHERE NOT created),"
@@ -483,15 +488,11 @@ class StagingTable:
         # comparison is the upsert's `IS DISTINCT FROM` and `lower(l.sku)` finds the product
         # through the unique index. `sample`: a TABLESAMPLE clause or "".
         value_of = dict(zip(*self._insert_values(), strict=True))
-        updated = self._overwritten()
-        selected = ", ".join(f"{value_of[name]} AS {name}" for name in updated)
-        current = ", ".join(f"p.{name}" for name in updated)
-        staged = ", ".join(f"l.{name}" for name in updated)
+        selected = ", ".join(f"{value_of[name]} AS {name}" for name in self._overwritten())
         return (
             f"WITH l AS (SELECT {selected} FROM {self.name}{sample}"
             f" WHERE err_message IS NULL AND NOT superseded)\n"
-            f"SELECT count(*), count(*) FILTER (WHERE p.id IS NULL"
-            f" OR ({current}) IS DISTINCT FROM ({staged}))\n"
+            f"SELECT count(*), count(*) FILTER (WHERE p.id IS NULL OR {self._differs('l')})\n"
             f"FROM l LEFT JOIN {PRODUCT_TABLE} AS p ON lower(p.sku) = lower(l.sku)"
         )
 
