@@ -151,7 +151,7 @@ def import_through_api(server, worker, token: str, path: Path) -> dict:
             time.sleep(0.02)
         finished = time.monotonic()
     job = Job.objects.get(pk=job_id)
-    assert job.status == "succeeded", job.error
+    assert job.status == "completed", job.error
     result = job.result
     return {
         "job": job,
@@ -197,18 +197,18 @@ def wait_for_deferred_indexes(after_job, expected_indexes: dict) -> float | None
     asserts the product table then has every index it had before, all valid."""
     from core.models import Job
     from core.models.job import TERMINAL_STATUSES
+    from product.jobs import RESTORE_INDEXES
     from product.models import SuspendedIndex
-    from product.services.catalog_indexes import RESTORE_JOB_KIND
 
     deadline = time.monotonic() + 300
     while SuspendedIndex.objects.exists():
         assert time.monotonic() < deadline, "the deferred indexes were not built in 5 minutes"
         time.sleep(0.05)
-    restores = Job.objects.filter(kind=RESTORE_JOB_KIND, created_at__gte=after_job.created_at)
+    restores = Job.objects.filter(kind=RESTORE_INDEXES.name, created_at__gte=after_job.created_at)
     while restores.exclude(status__in=TERMINAL_STATUSES).exists():
         time.sleep(0.05)
     job = restores.order_by("-created_at").first()
-    assert job is None or job.status == "succeeded", job.error
+    assert job is None or job.status == "completed", job.error
     assert product_indexes() == expected_indexes, (product_indexes(), expected_indexes)
     return job.duration_seconds if job else None
 
@@ -297,12 +297,13 @@ def main() -> None:
     server = start_asgi(env, work / "asgi.log")
     fresh, same, modified, deferred = [], [], [], []
     from core.models import Job
-    from product.services.catalog_indexes import RESTORE_JOB_KIND, restore_indexes_when_free
+    from product.jobs import RESTORE_INDEXES
+    from product.services.catalog_indexes import restore_indexes_when_free
 
     restore_indexes_when_free()  # whatever an interrupted earlier run left suspended
     # ...and the restore jobs it queued on a broker that is gone, or whose worker it
     # stopped mid-build: this database is the benchmark's, no other worker runs them.
-    Job.objects.filter(kind=RESTORE_JOB_KIND, status__in=["pending", "running"]).delete()
+    Job.objects.filter(kind=RESTORE_INDEXES.name, status__in=["pending", "running"]).delete()
     indexes = product_indexes()
     try:
         token = access_token(server.base_url, user.email, PASSWORD)

@@ -66,7 +66,7 @@ class JobAdmin(admin.ModelAdmin):
     @admin.display(description="status", ordering="status")
     def status_badge(self, obj):
         colours = {
-            "succeeded": "#2e7d32",
+            "completed": "#2e7d32",
             "failed": "#c62828",
             "cancelled": "#6d6d6d",
             "running": "#1565c0",

@@ -9,9 +9,10 @@ from django.dispatch import receiver
 from core.models import JobStatus
 from core.services.jobs import job_finished
 
+from .jobs import CATALOG_IMPORT
 from .models import ImportRun
 from .services.reports import import_summary
-from .services.runs import JOB_KIND, remove_stored_file
+from .services.runs import remove_stored_file
 from .signals import import_completed
 
 logger = logging.getLogger(__name__)
@@ -21,7 +22,7 @@ logger = logging.getLogger(__name__)
 def announce_import_completed(sender, job, **kwargs):
     """job_finished fires once the job's final state is stored; `import_completed` goes out
     after the surrounding transaction (if any) commits, once per import."""
-    if job.kind != JOB_KIND or job.status != JobStatus.SUCCEEDED:
+    if job.kind != CATALOG_IMPORT.name or job.status != JobStatus.COMPLETED:
         return
     summary = import_summary(job)
 

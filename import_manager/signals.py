@@ -1,7 +1,7 @@
 """Signals of the import app for other apps (webhooks, ...).
 
 `import_completed` is sent once per import whose file was processed to the end (job status
-`succeeded`, dry runs included: `summary["dry_run"]` tells them apart), after the job's final
+`completed`, dry runs included: `summary["dry_run"]` tells them apart), after the job's final
 state is committed, never per row. Receivers get `job` (the core Job) and `summary`, a
 JSON-ready dict: job_id, filename, status, dry_run, total_rows, processed_rows,
 success_count, error_count, created, updated, unchanged, started_at, completed_at.

@@ -10,6 +10,7 @@ from rest_framework.views import APIView
 from core.api.serializers import ErrorSerializer
 from core.services.job_access import visible_jobs
 
+from .jobs import CATALOG_IMPORT
 from .models import ImportRun
 from .serializers import (
     ImportSerializer,
@@ -18,7 +19,7 @@ from .serializers import (
     UrlImportSerializer,
 )
 from .services.reports import import_report
-from .services.runs import JOB_KIND, start_file_import, start_url_import
+from .services.runs import start_file_import, start_url_import
 from .services.uploads import ImportUploadHandler
 
 DRY_RUN_PARAM = OpenApiParameter(
@@ -104,7 +105,7 @@ class ImportViewSet(viewsets.ViewSet):
     """Catalog imports: status, counters and row errors (first 1,000) of each."""
 
     def _jobs(self):
-        return visible_jobs(self.request.user).filter(kind=JOB_KIND)
+        return visible_jobs(self.request.user).filter(kind=CATALOG_IMPORT.name)
 
     @extend_schema(responses=ImportSerializer(many=True))
     def list(self, request):

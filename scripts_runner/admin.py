@@ -91,7 +91,7 @@ class ScriptRunAdmin(admin.ModelAdmin):
 
     @admin.display(description="status", ordering="status")
     def status_badge(self, obj):
-        colours = {"succeeded": "#2e7d32", "failed": "#c62828", "running": "#1565c0"}
+        colours = {"completed": "#2e7d32", "failed": "#c62828", "running": "#1565c0"}
         return format_html(
             '<b style="color:{}">{}</b>', colours.get(obj.status, "#555"), obj.status
         )

@@ -1,11 +1,10 @@
 """Job kinds of the script runner (auto-discovered by core at start-up)."""
 
-from core.services.jobs import JobContext, job_kind
+from core.services.job_kinds import declare_job_kind
 
-from .services.runs import JOB_KIND, run_script_job
-
-
-@job_kind(JOB_KIND, queue="scripts", label="Script run")
-def script_run_job(ctx: JobContext) -> dict:
-    """Run one registered script (or workflow) in the sandbox; see services/runs.py."""
-    return run_script_job(ctx)
+SCRIPT_RUN = declare_job_kind(
+    "scripts.run",
+    handler="scripts_runner.services.runs.run_script_job",
+    queue="scripts",
+    label="Script run",
+)

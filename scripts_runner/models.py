@@ -1,4 +1,4 @@
-"""The script runner has no table of its own: a run is a core Job of kind `script_run`.
+"""The script runner has no table of its own: a run is a core Job of kind `scripts.run`.
 
 `ScriptRun` is a proxy of Job so the admin can list script runs (and host the script
 launcher) under this app, with this app's permissions.
@@ -7,13 +7,12 @@ launcher) under this app, with this app's permissions.
 from django.db import models
 
 from core.models import Job
-
-SCRIPT_RUN_KIND = "script_run"
+from scripts_runner.jobs import SCRIPT_RUN
 
 
 class ScriptRunManager(models.Manager):
     def get_queryset(self):
-        return super().get_queryset().filter(kind=SCRIPT_RUN_KIND)
+        return super().get_queryset().filter(kind=SCRIPT_RUN.name)
 
 
 class ScriptRun(Job):

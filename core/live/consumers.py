@@ -120,7 +120,7 @@ class JobStreamConsumer(AsyncJsonWebsocketConsumer):
         if job_id in self.finished:
             return
         self.finished.add(job_id)
-        if status == "succeeded":
+        if status == "completed":
             await self.send_json(
                 {"type": "job_completed", "job_id": job_id, "status": status, "result": result}
             )

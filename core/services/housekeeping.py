@@ -10,7 +10,7 @@ from django.utils import timezone
 from core.models import Job, JobStatus
 from core.models.job import TERMINAL_STATUSES
 
-from .jobs import announce_job_finished
+from .job_lifecycle import announce_job_finished
 
 logger = logging.getLogger(__name__)
 

@@ -10,7 +10,7 @@ def summarize_jobs(jobs) -> dict:
     by_status = dict(jobs.order_by().values_list("status").annotate(n=Count("id")))
     by_kind = dict(jobs.order_by().values_list("kind").annotate(n=Count("id")))
     finished = jobs.filter(
-        status__in=[JobStatus.SUCCEEDED, JobStatus.FAILED],
+        status__in=[JobStatus.COMPLETED, JobStatus.FAILED],
         started_at__isnull=False,
         finished_at__isnull=False,
     )
@@ -19,12 +19,12 @@ def summarize_jobs(jobs) -> dict:
             ExpressionWrapper(F("finished_at") - F("started_at"), output_field=DurationField())
         )
     )["mean"]
-    succeeded = by_status.get(JobStatus.SUCCEEDED, 0)
+    completed = by_status.get(JobStatus.COMPLETED, 0)
     failed = by_status.get(JobStatus.FAILED, 0)
     return {
         "total": sum(by_status.values()),
         "by_status": {status: by_status.get(status, 0) for status in JobStatus.values},
         "by_kind": by_kind,
         "mean_duration_seconds": mean.total_seconds() if mean is not None else None,
-        "failure_rate": (failed / (succeeded + failed)) if succeeded + failed else None,
+        "failure_rate": (failed / (completed + failed)) if completed + failed else None,
     }

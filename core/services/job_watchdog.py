@@ -25,7 +25,9 @@ from django.db import connection
 from django.utils import timezone
 
 from core.exceptions import JobCancelled
-from core.models import Job
+from core.models import Job, JobStatus
+
+from .job_lifecycle import end_running_job, revoke_task
 
 logger = logging.getLogger(__name__)
 
@@ -107,16 +109,15 @@ class CancelWatchdog:
             )
         if self._stopped.wait(1.0):
             return
-        from config.celery import app
-        from core.services.jobs import force_cancel
-
         with self._unshielded() as running:
             if not running:
                 return
-            force_cancel(
-                self.job_id, "Cancelled: the job did not stop by itself and was terminated."
+            end_running_job(
+                self.job_id,
+                JobStatus.CANCELLED,
+                "Cancelled: the job did not stop by itself and was terminated.",
             )
-            app.control.revoke(self.task_id, terminate=True, signal="SIGKILL")
+            revoke_task(self.task_id, terminate=True)
 
     @contextlib.contextmanager
     def _unshielded(self):

@@ -1,15 +1,14 @@
 """The Job engine: one model and one lifecycle for every background run.
 
-Domain code uses four things:
+Domain code declares its kinds in `<app>/jobs.py` (see `job_kinds.py`) and writes handlers:
 
-    @job_kind("catalog_import", queue="imports")
-    def import_catalog_job(ctx: JobContext) -> dict:   # ctx.params holds the stored params
+    def run_import_job(ctx: JobContext) -> dict:         # ctx.params holds the stored params
         ctx.log("reading file")
         ctx.progress(40, phase="writing", processed_rows=400_000)
         ctx.check_cancelled()                             # raises JobCancelled if asked to stop
         return {"imported": 500_000}                       # stored as job.result
 
-    job = start_job("catalog_import", params={...}, owner=request.user)
+    job = start_job(CATALOG_IMPORT, params={...}, owner=request.user)
 
 The job is enqueued only after the surrounding transaction commits. `execute_job` (run by
 the `core.tasks.run_job` Celery task) claims the job, runs the handler, and records success,
@@ -22,57 +21,30 @@ import logging
 import threading
 import traceback
 import uuid
-from collections.abc import Callable
-from dataclasses import dataclass
 
 from django.db import transaction
 from django.db.models import F
-from django.dispatch import Signal
 from django.utils import timezone
 
-from core.exceptions import JobCancelled, JobStateConflict, UnknownJobKind
+from core.exceptions import JobCancelled, JobStateConflict
 from core.models import Job, JobStatus
 
-from . import live
+from .job_kinds import JobKind, get_job_kind
+from .job_lifecycle import (
+    announce_job_finished,
+    end_running_job,
+    job_finished,
+    revoke_task,
+    send_to_broker,
+)
 from .job_stream import JobStream
 from .job_watchdog import CancelWatchdog
 
 logger = logging.getLogger(__name__)
 
-#: Sent after a job reaches a terminal status; `job` is the refreshed Job instance.
-job_finished = Signal()
-
-
-@dataclass(frozen=True)
-class JobKind:
-    name: str
-    handler: Callable[[JobContext], dict | None]
-    queue: str = "default"
-    label: str = ""
-
-
-_KINDS: dict[str, JobKind] = {}
-
-
-def job_kind(name: str, *, queue: str = "default", label: str = ""):
-    """Register the decorated function as the handler of jobs of kind `name`."""
-
-    def register(handler):
-        _KINDS[name] = JobKind(name=name, handler=handler, queue=queue, label=label or name)
-        return handler
-
-    return register
-
-
-def get_job_kind(name: str) -> JobKind:
-    try:
-        return _KINDS[name]
-    except KeyError:
-        raise UnknownJobKind(f"Unknown job kind '{name}'.") from None
-
 
 def start_job(
-    kind: str,
+    kind: str | JobKind,
     *,
     params: dict | None = None,
     owner=None,
@@ -82,7 +54,7 @@ def start_job(
     """Create a pending job and enqueue it once the current transaction commits."""
     job_kind_ = get_job_kind(kind)
     job = Job.objects.create(
-        kind=kind,
+        kind=job_kind_.name,
         title=title[:255],
         params=params or {},
         owner=owner if owner is not None and owner.is_authenticated else None,
@@ -95,9 +67,7 @@ def start_job(
 
 
 def _enqueue(job: Job) -> None:
-    from core.tasks import run_job
-
-    run_job.apply_async(args=[str(job.id)], queue=job.queue, task_id=job.celery_task_id)
+    send_to_broker(job)
 
 
 def cancel_job(job_id) -> Job:
@@ -124,9 +94,7 @@ def cancel_job(job_id) -> Job:
 
 
 def _after_cancel_pending(job: Job) -> None:
-    from config.celery import app
-
-    app.control.revoke(job.celery_task_id)
+    revoke_task(job.celery_task_id)
     announce_job_finished(job)
 
 
@@ -222,7 +190,7 @@ def execute_job(job_id) -> Job | None:
     try:
         try:
             result = get_job_kind(job.kind).handler(ctx) or {}
-            status = JobStatus.SUCCEEDED
+            status = JobStatus.COMPLETED
         finally:
             watchdog.stop()
     except JobCancelled:
@@ -243,7 +211,7 @@ def execute_job(job_id) -> Job | None:
         "counters": ctx.counters,
         "log_line_count": stream.seq,
     }
-    if status == JobStatus.SUCCEEDED:
+    if status == JobStatus.COMPLETED:
         update["progress"] = 100
     # Only a job still marked running is finished here: the watchdog may have already
     # recorded a forced cancellation.
@@ -254,48 +222,18 @@ def execute_job(job_id) -> Job | None:
     return job
 
 
-def announce_job_finished(job: Job) -> None:
-    """Publish the terminal event and tell listeners (webhooks, ...) the job is done."""
-    if job.status == JobStatus.SUCCEEDED:
-        message = {
-            "type": live.COMPLETED,
-            "job_id": str(job.id),
-            "status": job.status,
-            "result": job.result,
-        }
-    else:
-        message = {
-            "type": live.FAILED,
-            "job_id": str(job.id),
-            "status": job.status,
-            "error": job.error.split("\n\n", 1)[0],
-        }
-    live.publish_job_event(job.id, message)
-    try:
-        job_finished.send(sender=Job, job=job)
-    except Exception:
-        logger.exception("a job_finished receiver failed for job %s", job.id)
-
-
 def force_cancel(job_id, reason: str) -> bool:
     """Mark a running job cancelled without its cooperation (watchdog / housekeeping)."""
-    updated = Job.objects.filter(pk=job_id, status=JobStatus.RUNNING).update(
-        status=JobStatus.CANCELLED, finished_at=timezone.now(), error=reason
-    )
-    if updated:
-        announce_job_finished(Job.objects.get(pk=job_id))
-    return bool(updated)
+    return end_running_job(job_id, JobStatus.CANCELLED, reason)
 
 
 __all__ = [
     "JobContext",
-    "JobKind",
+    "announce_job_finished",
     "cancel_job",
     "execute_job",
     "force_cancel",
-    "get_job_kind",
     "job_finished",
-    "job_kind",
     "retry_job",
     "start_job",
 ]

@@ -18,7 +18,7 @@ def staff_client(client, make_user):
 
 def test_job_changelist_filters_and_searches(staff_client):
     make_job(title="Nightly supplier sync", status=JobStatus.FAILED)
-    make_job(title="Weekly price refresh", status=JobStatus.SUCCEEDED)
+    make_job(title="Weekly price refresh", status=JobStatus.COMPLETED)
     response = staff_client.get("/admin/core/job/?status__exact=failed&q=supplier")
     assert response.status_code == 200
     content = response.content.decode()

@@ -58,7 +58,7 @@ def test_job_started_over_rest_streams_lines_and_completion_over_websocket(
     detail = httpx.get(
         f"{asgi_server.base_url}/api/jobs/{job_id}/", headers=headers, timeout=10
     ).json()
-    assert detail["status"] == "succeeded"
+    assert detail["status"] == "completed"
     assert detail["progress"] == 100
     assert detail["result"]["lines"] == 500
     assert detail["log_line_count"] == 500

@@ -18,7 +18,7 @@ pytestmark = pytest.mark.django_db
 def test_old_finished_jobs_are_deleted_with_their_logs(settings):
     settings.JOB_RETENTION_DAYS = 7
     now = timezone.now()
-    old = make_job(status=JobStatus.SUCCEEDED, finished_at=now - timedelta(days=8))
+    old = make_job(status=JobStatus.COMPLETED, finished_at=now - timedelta(days=8))
     recent = make_job(status=JobStatus.FAILED, finished_at=now - timedelta(days=2))
     old_running = make_job(status=JobStatus.RUNNING, heartbeat_at=now)
     Job.objects.filter(pk=old_running.pk).update(created_at=now - timedelta(days=30))

@@ -13,16 +13,15 @@ from core.services.jobs import (
     cancel_job,
     execute_job,
     job_finished,
-    job_kind,
     retry_job,
 )
 
-from .helpers import make_job, run_in_thread, wait_until
+from .helpers import make_job, register_kind, run_in_thread, wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-@job_kind("tests.sleepy")
+@register_kind("tests.sleepy")
 def sleepy_job(ctx: JobContext):
     """Checks for cancellation cooperatively while 'working'."""
     for i in range(600):
@@ -32,7 +31,7 @@ def sleepy_job(ctx: JobContext):
     return {"done": True}
 
 
-@job_kind("tests.stubborn")
+@register_kind("tests.stubborn")
 def stubborn_job(ctx: JobContext):
     """Never checks the cancel flag: the watchdog must interrupt it."""
     ctx.log("spinning")
@@ -53,7 +52,7 @@ def test_job_succeeds_with_stored_lines_progress_and_result():
     finally:
         job_finished.disconnect(dispatch_uid="t1")
     job.refresh_from_db()
-    assert job.status == JobStatus.SUCCEEDED
+    assert job.status == JobStatus.COMPLETED
     assert job.progress == 100
     assert job.result["lines"] == 250
     assert job.attempts == 1
@@ -154,7 +153,7 @@ def test_running_job_cannot_be_retried():
 
 
 def test_lines_with_nul_bytes_and_huge_lines_are_stored_safely():
-    @job_kind("tests.weird_lines")
+    @register_kind("tests.weird_lines")
     def weird(ctx):
         ctx.log("before\x00after")
         ctx.log("x" * 50_000)

@@ -6,9 +6,9 @@ import time
 import pytest
 
 from core.models import Job, JobLogLine, JobStatus
-from core.services.jobs import JobContext, cancel_job, execute_job, job_kind
+from core.services.jobs import JobContext, cancel_job, execute_job
 
-from .helpers import make_job, run_in_thread, wait_until
+from .helpers import make_job, register_kind, run_in_thread, wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -24,7 +24,7 @@ def _sleep(seconds: float) -> None:
         time.sleep(0.01)
 
 
-@job_kind("tests.uninterruptible_section")
+@register_kind("tests.uninterruptible_section")
 def section_job(ctx: JobContext):
     """Sees the cancel inside the section, stays in it well past the grace period, then
     runs on without ever checking the flag: only the watchdog can stop it."""
@@ -41,7 +41,7 @@ def section_job(ctx: JobContext):
     return {}
 
 
-@job_kind("tests.uninterruptible_cleanup")
+@register_kind("tests.uninterruptible_cleanup")
 def cleanup_job(ctx: JobContext):
     """Interrupted by the watchdog outside any section; its clean-up (like rebuilding the
     indexes a bulk load dropped) runs in a section that outlasts the watchdog's last step."""

@@ -33,10 +33,10 @@ def test_filters_on_kind_status_and_date(client_for):
     client = client_for("admin")
     old = make_job(kind="diagnostics.echo", status=JobStatus.FAILED)
     Job.objects.filter(pk=old.pk).update(created_at=timezone.now() - timedelta(days=3))
-    new = make_job(kind="other.kind", status=JobStatus.SUCCEEDED)
+    new = make_job(kind="other.kind", status=JobStatus.COMPLETED)
     assert ids(client.get("/api/jobs/?kind=other.kind")) == {str(new.pk)}
     assert ids(client.get("/api/jobs/?status=failed")) == {str(old.pk)}
-    assert ids(client.get("/api/jobs/?status=failed&status=succeeded")) == {
+    assert ids(client.get("/api/jobs/?status=failed&status=completed")) == {
         str(old.pk),
         str(new.pk),
     }
@@ -68,7 +68,7 @@ def test_running_lists_pending_and_running_only(client_for):
     client = client_for("admin")
     running = make_job(status=JobStatus.RUNNING)
     pending = make_job(status=JobStatus.PENDING)
-    make_job(status=JobStatus.SUCCEEDED)
+    make_job(status=JobStatus.COMPLETED)
     assert ids(client.get("/api/jobs/running")) == {str(running.pk), str(pending.pk)}
 
 
@@ -76,15 +76,15 @@ def test_stats_summary_counts_and_rates(client_for):
     client = client_for("admin")
     now = timezone.now()
     for status, seconds in [
-        (JobStatus.SUCCEEDED, 2),
-        (JobStatus.SUCCEEDED, 4),
+        (JobStatus.COMPLETED, 2),
+        (JobStatus.COMPLETED, 4),
         (JobStatus.FAILED, 6),
     ]:
         make_job(status=status, started_at=now - timedelta(seconds=seconds), finished_at=now)
     make_job(kind="other.kind", status=JobStatus.PENDING)
     body = client.get("/api/jobs/stats/summary").json()
     assert body["total"] == 4
-    assert body["by_status"]["succeeded"] == 2
+    assert body["by_status"]["completed"] == 2
     assert body["by_status"]["failed"] == 1
     assert body["by_status"]["pending"] == 1
     assert body["by_kind"] == {"diagnostics.echo": 3, "other.kind": 1}

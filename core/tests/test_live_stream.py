@@ -92,13 +92,13 @@ def test_late_subscriber_gets_stored_then_live_lines_once_and_in_order(make_user
         )
         events = await receive_until(ws, lambda e: e.get("seq") == 13)
         assert outputs(events) == [9, 10, 11, 12, 13]
-        await sync_to_async(Job.objects.filter(pk=job.pk).update)(status=JobStatus.SUCCEEDED)
+        await sync_to_async(Job.objects.filter(pk=job.pk).update)(status=JobStatus.COMPLETED)
         await sync_to_async(live.publish_job_event)(
             job.pk,
             {
                 "type": live.COMPLETED,
                 "job_id": str(job.pk),
-                "status": "succeeded",
+                "status": "completed",
                 "result": {"ok": True},
             },
         )

@@ -1,12 +1,11 @@
 """Liveness (`/health`) and readiness (`/ready`: database, Redis, a Celery worker)."""
 
 import redis
+from celery import current_app as celery_app
 from django.conf import settings
 from django.db import connection
 from django.http import JsonResponse
 from django.views.decorators.http import require_GET
-
-from config.celery import app as celery_app
 
 
 @require_GET

@@ -13,13 +13,12 @@ from core.exceptions import PlatformError
 from core.models import Job
 from core.services.jobs import JobContext, start_job
 
+from ..jobs import CATALOG_IMPORT
 from ..models import ImportRowError, ImportRun, ImportSource
 from .columns import ImportFileError
 from .importer import ImportOptions, import_catalog_file
 
 logger = logging.getLogger(__name__)
-
-JOB_KIND = "catalog_import"
 
 
 def data_path(relative: str) -> Path:
@@ -38,7 +37,7 @@ def relative_data_path(path: Path) -> str:
 def start_file_import(
     path: Path, *, filename: str, file_format: str, owner=None, dry_run: bool = False
 ) -> Job:
-    """Start a `catalog_import` job for a file already stored under DATA_DIR."""
+    """Start a `catalog.import` job for a file already stored under DATA_DIR."""
     relative = relative_data_path(path)
     params = {
         "source": ImportSource.UPLOAD,
@@ -48,7 +47,7 @@ def start_file_import(
         "dry_run": dry_run,
     }
     with transaction.atomic():
-        job = start_job(JOB_KIND, params=params, owner=owner, title=f"Import {filename}")
+        job = start_job(CATALOG_IMPORT, params=params, owner=owner, title=f"Import {filename}")
         ImportRun.objects.create(
             job=job,
             filename=filename,
@@ -64,14 +63,14 @@ def start_file_import(
 def start_url_import(
     url: str, *, owner=None, dry_run: bool = False, file_format: str | None = None
 ) -> Job:
-    """Start a `catalog_import` job that downloads `url` (SSRF-guarded) and imports it."""
+    """Start a `catalog.import` job that downloads `url` (SSRF-guarded) and imports it."""
     from .fetch import check_url, filename_for_url
 
     check_url(url)  # refuse private addresses now; the worker checks again when it fetches
     filename = filename_for_url(url)
     params = {"source": ImportSource.URL, "url": url, "format": file_format, "dry_run": dry_run}
     with transaction.atomic():
-        job = start_job(JOB_KIND, params=params, owner=owner, title=f"Import {url[:200]}")
+        job = start_job(CATALOG_IMPORT, params=params, owner=owner, title=f"Import {url[:200]}")
         ImportRun.objects.create(
             job=job,
             filename=filename,
@@ -84,7 +83,7 @@ def start_url_import(
 
 
 def run_import_job(ctx: JobContext) -> dict:
-    """The body of a `catalog_import` job: fetch the feed if any, then import the file."""
+    """The body of a `catalog.import` job: fetch the feed if any, then import the file."""
     params = ctx.params
     run, _ = ImportRun.objects.get_or_create(  # a retried job gets its own run row
         job=ctx.job,

@@ -52,7 +52,7 @@ def test_upload_returns_202_with_a_job_that_imports_the_file(operator, data_dir,
     assert response.status_code == 202, response.content
     job_id = response.json()["job_id"]
     job = Job.objects.get(pk=job_id)
-    assert (job.kind, job.status, job.queue) == ("catalog_import", JobStatus.PENDING, "imports")
+    assert (job.kind, job.status, job.queue) == ("catalog.import", JobStatus.PENDING, "imports")
     run = ImportRun.objects.get(job=job)
     assert (data_dir / run.stored_path).read_text() == CSV
     assert run.stored_path.startswith("uploads/")
@@ -63,7 +63,7 @@ def test_upload_returns_202_with_a_job_that_imports_the_file(operator, data_dir,
     body = operator.get(f"/api/imports/{job_id}").json()
     assert {k: body[k] for k in ("filename", "status", "total_rows", "processed_rows")} == {
         "filename": "p.csv",
-        "status": "succeeded",
+        "status": "completed",
         "total_rows": 3,
         "processed_rows": 3,
     }
@@ -78,7 +78,7 @@ def test_upload_returns_202_with_a_job_that_imports_the_file(operator, data_dir,
     assert generic["result"]["filename"] == "p.csv"
     assert generic["result"]["success_count"] == 2
     assert generic["result"]["errors"][0]["row"] == 2
-    assert [status for status, _ in completed] == ["succeeded"]
+    assert [status for status, _ in completed] == ["completed"]
     summary = completed[0][1]
     assert (summary["job_id"], summary["created"], summary["error_count"]) == (job_id, 1, 1)
 
@@ -88,7 +88,7 @@ def test_dry_run_upload_writes_nothing(operator, data_dir):
     execute_job(response.json()["job_id"])
 
     body = operator.get(f"/api/imports/{response.json()['job_id']}").json()
-    assert (body["status"], body["dry_run"], body["success_count"]) == ("succeeded", True, 2)
+    assert (body["status"], body["dry_run"], body["success_count"]) == ("completed", True, 2)
     assert Product.objects.count() == 0
 
 

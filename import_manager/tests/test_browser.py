@@ -39,7 +39,7 @@ def test_admin_uploads_a_csv_and_watches_it_reach_100_percent(
             "document.getElementById('job-progress').value === 100", timeout=90_000
         )
         expect(page.locator("#job-progress-label")).to_have_text("100%")
-        expect(page.locator("#job-status")).to_have_text("succeeded", timeout=30_000)
+        expect(page.locator("#job-status")).to_have_text("completed", timeout=30_000)
         expect(page.locator("#count-success")).to_have_text("5")
         expect(page.locator("#count-errors")).to_have_text("1")
         expect(page.locator("#import-errors tbody tr")).to_have_count(1)

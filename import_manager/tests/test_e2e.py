@@ -34,7 +34,7 @@ def test_uploaded_file_is_imported_by_a_real_worker(celery_worker_process, clien
         )
         assert finished, celery_worker_process.output()[-3000:]
         job = Job.objects.get(pk=job_id)
-        assert job.status == JobStatus.SUCCEEDED, job.error
+        assert job.status == JobStatus.COMPLETED, job.error
         state = catalog()
         assert len(state) == 2000
         assert state["e2e-1"] == ("Item one again", "", "9.99", False)

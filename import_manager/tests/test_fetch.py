@@ -35,7 +35,7 @@ def test_from_url_downloads_the_feed_and_imports_it(
     job_id = response.json()["job_id"]
     execute_job(job_id)
 
-    assert Job.objects.get(pk=job_id).status == JobStatus.SUCCEEDED
+    assert Job.objects.get(pk=job_id).status == JobStatus.COMPLETED
     assert set(catalog()) == {"F-1", "F-2"}
     run = ImportRun.objects.get(job_id=job_id)
     assert (run.filename, run.file_format, run.source) == ("feed.csv", "csv", "url")

@@ -12,9 +12,11 @@ from django.db import connection
 from core.models import Job, JobLogLine, JobStatus
 from core.services.jobs import cancel_job, execute_job
 from core.tests.helpers import run_in_thread, wait_until
+from import_manager.jobs import CATALOG_IMPORT
 from import_manager.services.importer import ImportOptions, import_catalog_file
+from product.jobs import RESTORE_INDEXES
 from product.models import Product, SuspendedIndex
-from product.services.catalog_indexes import RESTORE_JOB_KIND, restore_suspended_indexes
+from product.services.catalog_indexes import restore_suspended_indexes
 from product.tests.index_helpers import (
     DEFERRED,
     invalid_indexes,
@@ -112,7 +114,7 @@ def test_import_into_an_empty_catalog_drops_the_indexes_and_builds_them_again(
     assert set(records) == {(name, True, indexes_before[name]) for name in DEFERRED}
     assert sorted(ctx.shielded) == sorted(f"Built index {n}." for n in secondary - DEFERRED)
     assert "indexing" in ctx.phases()
-    assert [job.kind for job in enqueued_jobs] == [RESTORE_JOB_KIND]
+    assert [job.kind for job in enqueued_jobs] == [RESTORE_INDEXES.name]
     assert Job.objects.get().status == JobStatus.PENDING
 
 
@@ -281,4 +283,4 @@ def test_cancelled_bulk_import_still_rebuilds_the_indexes_and_counts_what_was_co
     assert product_indexes() == {n: d for n, d in indexes_before.items() if n not in DEFERRED}
     assert invalid_indexes() == []
     assert set(SuspendedIndex.objects.values_list("name", flat=True)) == DEFERRED
-    assert [j.kind for j in enqueued_jobs] == ["catalog_import", RESTORE_JOB_KIND]
+    assert [j.kind for j in enqueued_jobs] == [CATALOG_IMPORT.name, RESTORE_INDEXES.name]

@@ -18,12 +18,13 @@ from django.db.models.functions import Cast, Floor, Greatest, Now, Round
 
 from core.exceptions import PlatformError
 from core.models import Job
-from core.services.jobs import start_job
+from core.services.jobs import JobContext, start_job
 from product.filters import ProductFilter
+from product.jobs import BULK_PRICE_UPDATE, DELETE_ALL
 from product.models import Product
 
-DELETE_ALL_JOB_KIND = "product.delete_all"
-BULK_PRICE_JOB_KIND = "product.bulk_price_update"
+from .catalog_indexes import bulk_load
+
 PRICE_CHANGE_MODES = ("set", "percent", "fixed")
 #: The largest price the column (NUMERIC(12, 2)) can hold.
 PRICE_LIMIT = Decimal("9999999999.99")
@@ -61,7 +62,7 @@ def request_delete_all_products(*, owner=None) -> BulkOutcome:
     request never holds a worker for long; the job reports its progress at /api/jobs/.
     """
     if _more_than(Product.objects.all(), settings.PRODUCT_BULK_DELETE_INLINE_MAX_ROWS):
-        job = start_job(DELETE_ALL_JOB_KIND, owner=owner, title="Delete all products")
+        job = start_job(DELETE_ALL, owner=owner, title="Delete all products")
         return BulkOutcome(job=job)
     return BulkOutcome(rows=delete_all_products())
 
@@ -89,7 +90,7 @@ def request_bulk_price_update(
             "ending": None if ending is None else str(ending),
             "filters": dict(filters),
         }
-        job = start_job(BULK_PRICE_JOB_KIND, params=params, owner=owner, title="Bulk price update")
+        job = start_job(BULK_PRICE_UPDATE, params=params, owner=owner, title="Bulk price update")
         return BulkOutcome(job=job)
     return BulkOutcome(
         rows=bulk_update_prices(mode=mode, value=value, filters=filters, ending=ending)
@@ -181,3 +182,38 @@ def _price_expression(mode: str, value: Decimal, ending: Decimal | None):
     if ending is not None:
         result = Floor(result, output_field=money) + Value(ending, output_field=money)
     return Cast(result, output_field=money)
+
+
+def run_delete_all_job(ctx: JobContext) -> dict:
+    """The `product.delete_all` job: the whole catalog in one statement (all or nothing)."""
+    ctx.log("deleting every product")
+    ctx.progress(0, phase="deleting")
+    deleted = delete_all_products()
+    ctx.log(f"deleted {deleted} products")
+    ctx.progress(100, phase="done", deleted=deleted)
+    return {"deleted": deleted}
+
+
+def run_bulk_price_job(ctx: JobContext) -> dict:
+    """The `product.bulk_price_update` job: one UPDATE over the products matching the stored
+    filters (validated when the job was started)."""
+    params = ctx.params
+    ending = params.get("ending")
+    ctx.log(
+        f"changing prices: {params['mode']} {params['value']}"
+        f"{f', ending {ending}' if ending else ''}, filters {params['filters']}"
+    )
+    ctx.progress(0, phase="updating")
+    change = {
+        "mode": params["mode"],
+        "value": Decimal(params["value"]),
+        "ending": None if ending is None else Decimal(ending),
+        "filters": params["filters"],
+    }
+    # Every changed row rewrites every index: when most of the catalog changes, building
+    # the indexes again afterwards is far cheaper (measured at 500k rows: see README).
+    with bulk_load(count_price_changes(**change), log=ctx.log, shield=ctx.uninterruptible):
+        updated = bulk_update_prices(**change)
+    ctx.log(f"changed {updated} prices")
+    ctx.progress(100, phase="done", updated=updated)
+    return {"updated": updated}

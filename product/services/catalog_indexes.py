@@ -40,12 +40,14 @@ from django.db import OperationalError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from core.models import Job, JobStatus
 from core.services.db_threads import map_on_connections
+from core.services.jobs import JobContext, start_job
+from product.jobs import RESTORE_INDEXES
 from product.models import Product, SuspendedIndex
 
 logger = logging.getLogger(__name__)
 
-RESTORE_JOB_KIND = "product.restore_indexes"
 #: Built after a bulk load, concurrently, by the restore job (see the module docstring).
 DEFERRED_INDEXES = frozenset({"product_description_trgm", "product_sku_trgm"})
 #: pg_advisory_lock key: "changing the product table's indexes" (an arbitrary constant).
@@ -210,21 +212,18 @@ def start_restore_job_if_needed():
     JOB_STALE_AFTER_SECONDS lost its worker (housekeeping will mark it failed): for either,
     another one is started (restores are idempotent and serialised).
     """
-    from core.models import Job, JobStatus
-    from core.services.jobs import start_job
-
     if not SuspendedIndex.objects.exists():
         return None
     now = timezone.now()
     queued_since = now - timedelta(seconds=settings.PRODUCT_INDEX_RESTORE_INTERVAL_SECONDS)
     alive_since = now - timedelta(seconds=settings.JOB_STALE_AFTER_SECONDS)
-    active = Job.objects.filter(kind=RESTORE_JOB_KIND).filter(
+    active = Job.objects.filter(kind=RESTORE_INDEXES.name).filter(
         Q(status=JobStatus.RUNNING, heartbeat_at__gte=alive_since)
         | Q(status=JobStatus.PENDING, created_at__gte=queued_since)
     )
     if active.exists():
         return None
-    return start_job(RESTORE_JOB_KIND, title="Build the catalog's deferred indexes")
+    return start_job(RESTORE_INDEXES, title="Build the catalog's deferred indexes")
 
 
 def restore_indexes_when_free(*, log: Callable[[str], None] = _noop) -> list[str]:
@@ -236,3 +235,18 @@ def restore_indexes_when_free(*, log: Callable[[str], None] = _noop) -> list[str
     finally:
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_unlock(%s)", [INDEX_LOCK_KEY])
+
+
+def run_restore_indexes_job(ctx: JobContext) -> dict:
+    """The `product.restore_indexes` job: build the indexes a bulk load suspended,
+    concurrently (reads and writes go on).
+
+    Not cancellable half-way: an interrupted concurrent build leaves an invalid index.
+    """
+    ctx.log("waiting for any bulk load to finish")
+    ctx.progress(0, phase="waiting")
+    with ctx.uninterruptible():
+        built = restore_indexes_when_free(log=ctx.log)
+    ctx.log(f"built {len(built)} indexes" if built else "no index was left to build")
+    ctx.progress(100, phase="done", built=len(built))
+    return {"built": built}

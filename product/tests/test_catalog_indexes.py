@@ -14,12 +14,11 @@ from django.utils import timezone
 from core.models import Job, JobLogLine, JobStatus
 from core.services.jobs import execute_job
 from core.tests.helpers import run_in_thread
+from product.jobs import BULK_PRICE_UPDATE, RESTORE_INDEXES
 from product.models import Product, SuspendedIndex
-from product.services.bulk import BULK_PRICE_JOB_KIND
 from product.services.catalog_indexes import (
     DEFERRED_INDEXES,
     INDEX_LOCK_KEY,
-    RESTORE_JOB_KIND,
     bulk_load,
     restore_indexes_when_free,
     restore_suspended_indexes,
@@ -264,7 +263,7 @@ def test_bulk_load_suspends_inside_the_block_and_rebuilds_all_but_the_deferred_i
     assert lines[-1][0].startswith(f"Rebuilt {secondary - len(DEFERRED)} indexes in ")
     assert lines[-1][1] == 0
     job = Job.objects.get()
-    assert (job.kind, job.status) == (RESTORE_JOB_KIND, JobStatus.PENDING)
+    assert (job.kind, job.status) == (RESTORE_INDEXES.name, JobStatus.PENDING)
     assert enqueued_jobs == [job]
     assert index_lock_is_free()
 
@@ -277,7 +276,7 @@ def test_bulk_load_rebuilds_the_indexes_when_the_load_fails(indexes_before, min_
     assert product_indexes() == {n: d for n, d in indexes_before.items() if n not in DEFERRED}
     assert invalid_indexes() == []
     assert set(SuspendedIndex.objects.values_list("name", flat=True)) == DEFERRED
-    assert Job.objects.get().kind == RESTORE_JOB_KIND
+    assert Job.objects.get().kind == RESTORE_INDEXES.name
     assert index_lock_is_free()
 
 
@@ -381,12 +380,12 @@ def test_one_restore_job_is_started_for_suspended_indexes_and_no_second_while_it
         job = start_restore_job_if_needed()
         assert start_restore_job_if_needed() is None
 
-    assert (job.kind, job.status, job.queue) == (RESTORE_JOB_KIND, JobStatus.PENDING, "default")
+    assert (job.kind, job.status, job.queue) == (RESTORE_INDEXES.name, JobStatus.PENDING, "default")
     assert list(Job.objects.all()) == [job]
     assert enqueued_jobs == [job]
     Job.objects.filter(pk=job.pk).update(status=JobStatus.RUNNING, heartbeat_at=timezone.now())
     assert start_restore_job_if_needed() is None
-    Job.objects.filter(pk=job.pk).update(status=JobStatus.SUCCEEDED)
+    Job.objects.filter(pk=job.pk).update(status=JobStatus.COMPLETED)
     again = start_restore_job_if_needed()
     assert again is not None and again.pk != job.pk
 
@@ -398,7 +397,7 @@ def test_a_restore_job_pending_longer_than_the_beat_interval_does_not_block_a_ne
     SuspendedIndex.objects.create(
         name=DESCRIPTION, definition=indexes_before[DESCRIPTION], deferred=True
     )
-    stuck = Job.objects.create(kind=RESTORE_JOB_KIND)
+    stuck = Job.objects.create(kind=RESTORE_INDEXES.name)
     queued_at = timezone.now() - timedelta(seconds=settings.PRODUCT_INDEX_RESTORE_INTERVAL_SECONDS)
     Job.objects.filter(pk=stuck.pk).update(created_at=queued_at - timedelta(seconds=1))
 
@@ -417,7 +416,7 @@ def test_a_running_restore_job_whose_worker_died_does_not_block_a_new_one(
     )
     silent_since = timezone.now() - timedelta(seconds=settings.JOB_STALE_AFTER_SECONDS + 1)
     dead = Job.objects.create(
-        kind=RESTORE_JOB_KIND, status=JobStatus.RUNNING, heartbeat_at=silent_since
+        kind=RESTORE_INDEXES.name, status=JobStatus.RUNNING, heartbeat_at=silent_since
     )
 
     job = start_restore_job_if_needed()
@@ -434,11 +433,11 @@ def test_restore_job_builds_the_deferred_indexes_and_reports_them(
         add_products(min_rows)
     assert not DEFERRED & set(product_indexes())
     [job] = enqueued_jobs
-    assert job.kind == RESTORE_JOB_KIND
+    assert job.kind == RESTORE_INDEXES.name
 
     finished = execute_job(job.pk)
 
-    assert finished.status == JobStatus.SUCCEEDED, finished.error
+    assert finished.status == JobStatus.COMPLETED, finished.error
     assert sorted(finished.result["built"]) == sorted(DEFERRED)
     assert product_indexes() == indexes_before
     assert invalid_indexes() == []
@@ -450,11 +449,11 @@ def test_restore_job_builds_the_deferred_indexes_and_reports_them(
 
 @pytest.mark.django_db(transaction=True)
 def test_restore_job_with_nothing_left_to_build_succeeds_and_says_so(indexes_before):
-    job = Job.objects.create(kind=RESTORE_JOB_KIND)
+    job = Job.objects.create(kind=RESTORE_INDEXES.name)
 
     finished = execute_job(job.pk)
 
-    assert finished.status == JobStatus.SUCCEEDED, finished.error
+    assert finished.status == JobStatus.COMPLETED, finished.error
     assert finished.result == {"built": []}
     lines = list(JobLogLine.objects.filter(job=job).values_list("line", flat=True))
     assert "no index was left to build" in lines
@@ -468,20 +467,20 @@ def test_price_job_changing_half_the_catalog_rebuilds_the_indexes_instead_of_mai
     add_products(2 * min_rows)  # half "lights", half "chairs"
     change = {"mode": "set", "value": "3.00", "ending": None, "filters": {"category": "lights"}}
 
-    first = execute_job(Job.objects.create(kind=BULK_PRICE_JOB_KIND, params=change).pk)
+    first = execute_job(Job.objects.create(kind=BULK_PRICE_UPDATE.name, params=change).pk)
 
-    assert first.status == JobStatus.SUCCEEDED, first.error
+    assert first.status == JobStatus.COMPLETED, first.error
     assert first.result == {"updated": min_rows}
     lines = list(JobLogLine.objects.filter(job=first).values_list("line", flat=True))
     assert any(line.startswith("Bulk load: ") for line in lines)
     assert product_indexes() == {n: d for n, d in indexes_before.items() if n not in DEFERRED}
     lights = Product.objects.filter(category="lights")
     assert set(lights.values_list("price", flat=True)) == {Decimal("3.00")}
-    assert [job.kind for job in enqueued_jobs] == [RESTORE_JOB_KIND]
+    assert [job.kind for job in enqueued_jobs] == [RESTORE_INDEXES.name]
     restore_suspended_indexes()
 
     # The same change again changes nothing: no reason to touch an index.
-    second = execute_job(Job.objects.create(kind=BULK_PRICE_JOB_KIND, params=change).pk)
+    second = execute_job(Job.objects.create(kind=BULK_PRICE_UPDATE.name, params=change).pk)
 
     assert second.result == {"updated": 0}
     lines = list(JobLogLine.objects.filter(job=second).values_list("line", flat=True))

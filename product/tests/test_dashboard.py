@@ -44,10 +44,11 @@ def test_stats_count_products_imports_and_webhook_outcomes(viewer):
     Product.objects.bulk_create(
         Product(sku=f"S-{n}", name="x", price=Decimal(1), is_active=n % 4 != 0) for n in range(8)
     )
-    for _ in range(2):
-        Job.objects.create(kind="catalog_import")
-    old = Job.objects.create(kind="catalog_import")
-    Job.objects.filter(pk=old.pk).update(created_at=timezone.now() - timedelta(days=8))
+    import_run = apps.get_model("import_manager", "ImportRun")
+    for number in range(3):
+        job = Job.objects.create(kind="catalog.import")
+        import_run.objects.create(job=job, filename=f"{number}.csv", file_format="csv")
+    import_run.objects.filter(pk=job.pk).update(created_at=timezone.now() - timedelta(days=8))
     Job.objects.create(kind="diagnostics.echo")
     add_webhook_rows()
 
@@ -66,7 +67,7 @@ def test_stats_count_products_imports_and_webhook_outcomes(viewer):
     stats_queries = [
         q
         for q in captured.captured_queries
-        if any(table in q["sql"] for table in ("product_product", "core_job", "webhook_"))
+        if any(table in q["sql"] for table in ("product_product", "import_manager_", "webhook_"))
     ]
     assert len(stats_queries) == 4
 

@@ -8,8 +8,9 @@ from django.test.utils import CaptureQueriesContext
 
 from core.models import Job, JobStatus
 from core.services.jobs import execute_job
+from product.jobs import BULK_PRICE_UPDATE, DELETE_ALL
 from product.models import Product
-from product.services.bulk import BULK_PRICE_JOB_KIND, DELETE_ALL_JOB_KIND, bulk_update_prices
+from product.services.bulk import bulk_update_prices
 
 DELETE_URL = "/api/products/bulk-delete/"
 PRICE_URL = "/api/products/bulk-price-update"
@@ -95,7 +96,7 @@ def test_a_large_catalog_is_deleted_by_a_job(client_for, settings, monkeypatch):
     assert response.status_code == 202
     body = response.json()
     assert body["deleted"] is None
-    assert body["job"]["kind"] == DELETE_ALL_JOB_KIND
+    assert body["job"]["kind"] == DELETE_ALL.name
     assert body["job"]["status"] == JobStatus.PENDING
     assert Product.objects.count() == 11  # nothing deleted by the request itself
     job = Job.objects.get(pk=body["job"]["id"])
@@ -105,7 +106,7 @@ def test_a_large_catalog_is_deleted_by_a_job(client_for, settings, monkeypatch):
     execute_job(job.pk)
 
     job.refresh_from_db()
-    assert job.status == JobStatus.SUCCEEDED, job.error
+    assert job.status == JobStatus.COMPLETED, job.error
     assert job.result == {"deleted": 11}
     assert job.progress == 100
     assert not Product.objects.exists()
@@ -196,7 +197,7 @@ def test_a_price_update_over_many_products_runs_as_a_job(client_for, settings, m
     assert response.status_code == 202, response.json()
     assert response.json()["updated"] is None
     job = Job.objects.get(pk=response.json()["job"]["id"])
-    assert job.kind == BULK_PRICE_JOB_KIND
+    assert job.kind == BULK_PRICE_UPDATE.name
     assert job.params == {
         "mode": "fixed",
         "value": "-0.50",
@@ -209,7 +210,7 @@ def test_a_price_update_over_many_products_runs_as_a_job(client_for, settings, m
     execute_job(job.pk)
 
     job.refresh_from_db()
-    assert job.status == JobStatus.SUCCEEDED, job.error
+    assert job.status == JobStatus.COMPLETED, job.error
     assert job.result == {"updated": 4}
     assert prices() == {
         **{f"kitchen-{n:04d}": "9.95" for n in range(4)},

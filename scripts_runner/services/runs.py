@@ -1,8 +1,8 @@
 """Script runs: validation and launch (API, admin, CLI alike) and execution as a Job.
 
 Launch: `start_script_run(name, values, owner=..., source=...)` validates every parameter (one
-path for every entry point), stores the validated values on a `script_run` job and enqueues it
-on the `scripts` queue. Execution: the `script_run` job handler calls `run_script_job(ctx)`,
+path for every entry point), stores the validated values on a `scripts.run` job and enqueues it
+on the `scripts` queue. Execution: the `scripts.run` job handler calls `run_script_job(ctx)`,
 which validates the stored values again (a file may have changed since), then runs the script
 in a sandboxed child (services/sandbox.py) — or, for a workflow, each step in turn — streaming
 its output into the job's log and its PROGRESS lines into the job's progress.
@@ -21,14 +21,12 @@ from django.conf import settings
 from core.exceptions import JobCancelled, PlatformError
 from core.models import Job
 from core.services.jobs import JobContext, start_job
-from scripts_runner.models import SCRIPT_RUN_KIND
+from scripts_runner.jobs import SCRIPT_RUN
 
 from . import sandbox
 from .credentials import credentials_env, missing_credentials
 from .parameters import JSON, ValidationContext, validate_values
 from .registry import ParentStep, Script, ScriptStep, SkipStep, UnknownScript, Workflow, get_script
-
-JOB_KIND = SCRIPT_RUN_KIND
 
 
 class InvalidScriptParameters(PlatformError):
@@ -137,7 +135,7 @@ def start_script_run(
         script, values, source=source, declared_types=declared_types, extra_errors=extra_errors
     )
     return start_job(
-        JOB_KIND, params=_job_params(script, cleaned), owner=owner, title=f"Script: {script.name}"
+        SCRIPT_RUN, params=_job_params(script, cleaned), owner=owner, title=f"Script: {script.name}"
     )
 
 
@@ -146,7 +144,7 @@ def create_script_job(name, values: dict, *, owner=None, source: str = JSON) -> 
     script = resolve_script(name)
     cleaned = validate_script_parameters(script, values, source=source)
     return Job.objects.create(
-        kind=JOB_KIND,
+        kind=SCRIPT_RUN.name,
         params=_job_params(script, cleaned),
         owner=owner if owner is not None and owner.is_authenticated else None,
         queue="scripts",
@@ -248,7 +246,7 @@ class _Runner:
         )
         if outcome.status == sandbox.CANCELLED:
             raise JobCancelled()
-        if outcome.status == sandbox.SUCCEEDED:
+        if outcome.status == sandbox.COMPLETED:
             ctx.log(
                 f"[{label}] finished in {outcome.duration:.2f} s "
                 f"(CPU {outcome.cpu_seconds:.2f} s, {outcome.lines} lines)"
@@ -260,7 +258,7 @@ class _Runner:
     def single(self, script: type[Script], values: dict) -> dict:
         values = script().prepare(values, self.job_dir)
         outcome = self.child(script, values, label=script.name)
-        if outcome.status != sandbox.SUCCEEDED:
+        if outcome.status != sandbox.COMPLETED:
             raise ScriptRunFailed(outcome.error)
         return {
             "script": script.name,
@@ -302,7 +300,7 @@ class _Runner:
             report.append(
                 {
                     "step": step.name,
-                    "status": "succeeded",
+                    "status": "completed",
                     "duration_seconds": round(time.monotonic() - started, 3),
                     "summary": summary,
                 }
@@ -331,13 +329,13 @@ class _Runner:
             high=high,
             phase_prefix=f"{step.name}: ",
         )
-        if outcome.status != sandbox.SUCCEEDED:
+        if outcome.status != sandbox.COMPLETED:
             raise ScriptRunFailed(f"{title} failed: {outcome.error}")
         return outcome.summary
 
 
 def run_script_job(ctx: JobContext) -> dict:
-    """The `script_run` job: run the stored script with its (re-validated) parameters."""
+    """The `scripts.run` job: run the stored script with its (re-validated) parameters."""
     name = ctx.params.get("script_name")
     stored = ctx.params.get("parameters") or {}
     script = get_script(name)

@@ -56,7 +56,7 @@ DEFAULT_PATH = "/usr/local/bin:/usr/bin:/bin"
 
 PROGRESS_RE = re.compile(r"^PROGRESS\s+(\d{1,3}(?:\.\d+)?)(?:\s+(.*?))?\s*$")
 
-SUCCEEDED = "succeeded"
+COMPLETED = "completed"
 FAILED = "failed"
 CANCELLED = "cancelled"
 
@@ -91,7 +91,7 @@ class ChildSpec:
 class Outcome:
     """How a child run ended."""
 
-    status: str  # succeeded | failed | cancelled
+    status: str  # completed | failed | cancelled
     exit_code: int | None = None
     signal: int | None = None
     #: "timeout", "cpu", "memory", "file_size", "open_files" or None.
@@ -408,7 +408,7 @@ def run_child(
     outcome.exit_code = details.get("exit_code")
     outcome.signal = details.get("signal")
     if outcome.exit_code == 0:
-        outcome.status = SUCCEEDED
+        outcome.status = COMPLETED
         outcome.summary = _read_summary(result_path)
     return outcome
 

@@ -76,7 +76,7 @@ def test_execute_validates_stores_and_queues_a_job(
     body = response.json()
     assert set(body) == {"job_id", "message", "script_name"}
     job = Job.objects.get(pk=body["job_id"])
-    assert job.kind == "script_run" and job.queue == "scripts"
+    assert job.kind == "scripts.run" and job.queue == "scripts"
     assert job.owner == operator.user
     root = data_dir.resolve()
     assert job.params == {

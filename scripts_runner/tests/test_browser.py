@@ -32,10 +32,10 @@ def test_launching_from_the_admin_opens_the_live_log(asgi_server, celery_worker_
 
         page.wait_for_url("**/admin/core/job/*/change/")
         expect(page.locator("#job-log")).to_contain_text("line 40", timeout=60_000)
-        expect(page.locator("#job-status")).to_have_text("succeeded", timeout=30_000)
+        expect(page.locator("#job-status")).to_have_text("completed", timeout=30_000)
         expect(page.locator("#job-progress-label")).to_have_text("100%")
         log = page.locator("#job-log").inner_text()
     printed = [line for line in log.splitlines() if line.startswith("line ")]
     assert printed == [f"line {n}" for n in range(1, 41)]
-    for job in Job.objects.filter(kind="script_run"):
+    for job in Job.objects.filter(kind="scripts.run"):
         shutil.rmtree(settings.DATA_DIR / "script_runs" / str(job.pk), ignore_errors=True)

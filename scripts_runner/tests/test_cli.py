@@ -24,9 +24,9 @@ def test_runs_a_script_and_prints_its_log_in_order(data_dir):
     out, err = run("emit_lines", "--param", "lines=50", "-p", "interval_ms=1")
     printed = [line for line in out.splitlines() if line.startswith("line ")]
     assert printed == [f"line {n}" for n in range(1, 51)]
-    assert "Succeeded" in err
+    assert "Completed" in err
     job = Job.objects.get()
-    assert job.status == JobStatus.SUCCEEDED
+    assert job.status == JobStatus.COMPLETED
     assert job.params["parameters"]["lines"] == 50  # parsed from text, stored typed
 
 

@@ -120,7 +120,7 @@ def test_filter_keeps_listed_skus_and_rejects_the_rest_with_reasons(data_dir, pr
             "output_file": "out/kept.csv",
         },
     )
-    assert job.status == JobStatus.SUCCEEDED, job.error
+    assert job.status == JobStatus.COMPLETED, job.error
     kept = read_csv(data_dir / "out" / "kept.csv")
     rejected = read_csv(data_dir / "out" / "kept.rejected.csv")
     assert [row["sku"] for row in kept] == ["A-1", "a-2"]  # SKUs compare case-insensitively
@@ -150,7 +150,7 @@ def test_filter_against_the_catalog_drops_products_already_there(data_dir, produ
             "rejected_file": "known.csv",
         },
     )
-    assert job.status == JobStatus.SUCCEEDED, job.error
+    assert job.status == JobStatus.COMPLETED, job.error
     assert [row["sku"] for row in read_csv(data_dir / "new.csv")] == ["A-1", "a-2", "A-1"]
     known = read_csv(data_dir / "known.csv")
     assert [(r["sku"], r["reject_reason"]) for r in known] == [
@@ -177,7 +177,7 @@ def test_filter_reads_json_products(data_dir):
         "filter_products",
         {"input_file": "p.json", "sku_file": "skus.csv", "output_file": "j.csv"},
     )
-    assert job.status == JobStatus.SUCCEEDED, job.error
+    assert job.status == JobStatus.COMPLETED, job.error
     assert read_csv(data_dir / "j.csv") == [{"sku": "J-2", "name": "Two", "attributes": ""}]
 
 
@@ -213,7 +213,7 @@ def test_categorize_applies_rules_in_order_and_reports_unmatched(data_dir, produ
             "output_file": "categorized.csv",
         },
     )
-    assert job.status == JobStatus.SUCCEEDED, job.error
+    assert job.status == JobStatus.COMPLETED, job.error
     rows = read_csv(data_dir / "categorized.csv")
     assert [(r["sku"], r["category"], r["category_rule"]) for r in rows] == [
         ("A-1", "Footwear > Sneakers", "1"),
@@ -246,7 +246,7 @@ def test_categorize_overwrites_and_uses_a_default_with_csv_rules(data_dir, produ
             "default_category": "Misc",
         },
     )
-    assert job.status == JobStatus.SUCCEEDED, job.error
+    assert job.status == JobStatus.COMPLETED, job.error
     categories = [row["category"] for row in read_csv(data_dir / "c.csv")]
     assert categories == ["Misc", "Bags", "Bags", "Misc", "Misc", "Socks"]
     assert len(read_csv(data_dir / "reports" / "unmatched.csv")) == 3
@@ -275,7 +275,7 @@ def test_metafields_get_one_inferred_type_per_key_as_json_and_csv(data_dir, prod
             "output_csv": "meta/metafields.csv",
         },
     )
-    assert job.status == JobStatus.SUCCEEDED, job.error
+    assert job.status == JobStatus.COMPLETED, job.error
     payload = json.loads((data_dir / "meta" / "metafields.json").read_text())
     definitions = {d["key"]: d["type"] for d in payload["definitions"]}
     assert definitions == {
@@ -349,7 +349,7 @@ def images(data_dir):
 
 def test_cleanup_reports_duplicates_and_deletes_nothing_in_a_dry_run(data_dir, images):
     job = run_script("cleanup_duplicates", {"folder": "images", "perceptual": True})
-    assert job.status == JobStatus.SUCCEEDED, job.error
+    assert job.status == JobStatus.COMPLETED, job.error
     summary = job.result["summary"]
     assert summary["duplicate_groups"] == 1
     assert summary["duplicates"] == 2
@@ -374,7 +374,7 @@ def test_cleanup_deletes_the_extra_copies_only_without_dry_run(data_dir, images)
         "cleanup_duplicates",
         {"folder": "images", "dry_run": False, "keep": "shortest_path", "recursive": True},
     )
-    assert job.status == JobStatus.SUCCEEDED, job.error
+    assert job.status == JobStatus.COMPLETED, job.error
     assert (images / "a.png").exists()
     assert not (images / "sub" / "a-copy.png").exists()
     assert not (images / "zz-second-copy.png").exists()
@@ -389,6 +389,6 @@ def test_cleanup_does_not_follow_links_out_of_the_folder(data_dir, images, tmp_p
     outside.write_bytes((images / "a.png").read_bytes())
     os.symlink(outside, images / "link.png")
     job = run_script("cleanup_duplicates", {"folder": "images", "dry_run": False})
-    assert job.status == JobStatus.SUCCEEDED, job.error
+    assert job.status == JobStatus.COMPLETED, job.error
     assert outside.exists()
     assert (images / "link.png").is_symlink()

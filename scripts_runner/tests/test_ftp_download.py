@@ -46,7 +46,7 @@ def params(port, **extra):
 def test_downloads_matching_files_with_size_and_checksum_checks(data_dir, remote, ftp_password):
     with ftp_server(remote) as server:
         job = run_script("ftp_download", params(server.port, verify="checksum"))
-    assert job.status == JobStatus.SUCCEEDED, job.error
+    assert job.status == JobStatus.COMPLETED, job.error
     incoming = data_dir / "incoming"
     assert (incoming / "products_2024-05-02.csv").read_bytes() == BIG
     assert (incoming / "products_2024-05-01.csv").read_bytes() == b"sku,name\nA,One\n"
@@ -73,7 +73,7 @@ def test_resumes_a_partial_download_from_where_it_stopped(data_dir, remote, ftp_
             params(server.port, pattern="products_2024-05-02.csv", verify="checksum"),
         )
         commands = list(server.commands)
-    assert job.status == JobStatus.SUCCEEDED, job.error
+    assert job.status == JobStatus.COMPLETED, job.error
     assert (incoming / "products_2024-05-02.csv").read_bytes() == BIG
     assert f"REST {half}" in commands
     assert f"products_2024-05-02.csv: resuming at byte {half} of {len(BIG)}" in log_lines(job)
@@ -86,7 +86,7 @@ def test_skips_files_already_downloaded(data_dir, remote, ftp_password):
     with ftp_server(remote) as server:
         job = run_script("ftp_download", params(server.port))
         retrieved = [c for c in server.commands if c.startswith("RETR")]
-    assert job.status == JobStatus.SUCCEEDED, job.error
+    assert job.status == JobStatus.COMPLETED, job.error
     assert retrieved == ["RETR products_2024-05-02.csv"]
     summary = job.result["summary"]
     assert [item["file"] for item in summary["skipped"]] == ["products_2024-05-01.csv"]
@@ -107,7 +107,7 @@ def test_a_checksum_mismatch_fails_the_run_and_keeps_no_file(data_dir, remote, f
 def test_works_with_servers_without_mlsd(data_dir, remote, ftp_password):
     with ftp_server(remote, mlsd=False) as server:
         job = run_script("ftp_download", params(server.port, pattern="*.txt"))
-    assert job.status == JobStatus.SUCCEEDED, job.error
+    assert job.status == JobStatus.COMPLETED, job.error
     assert (data_dir / "incoming" / "readme.txt").read_text() == "not a product file"
 
 

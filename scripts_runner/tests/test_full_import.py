@@ -66,17 +66,17 @@ def test_runs_every_step_into_the_catalog_and_shopify(data_dir, remote, credenti
             "full_import",
             workflow_params(ftp.port, upload_to_shopify=True, shop_domain=shop.domain),
         )
-        assert job.status == JobStatus.SUCCEEDED, job.error
+        assert job.status == JobStatus.COMPLETED, job.error
         uploaded = {p["variants"][0]["sku"]: p for p in shop.products.values()}
     steps = job.result["steps"]
     assert [(s["step"], s["status"]) for s in steps] == [
-        ("download", "succeeded"),
-        ("filter", "succeeded"),
-        ("categorize", "succeeded"),
-        ("metafields", "succeeded"),
-        ("prepare_import", "succeeded"),
-        ("catalog_import", "succeeded"),
-        ("shopify_upload", "succeeded"),
+        ("download", "completed"),
+        ("filter", "completed"),
+        ("categorize", "completed"),
+        ("metafields", "completed"),
+        ("prepare_import", "completed"),
+        ("catalog_import", "completed"),
+        ("shopify_upload", "completed"),
     ]
     assert job.progress == 100
     # the newest feed, minus the repeated and the SKU-less rows

@@ -31,7 +31,7 @@ def test_child_sees_no_secret_of_the_worker(monkeypatch):
     monkeypatch.setenv("SCRIPT_CREDENTIAL_T_TOKEN", "tok-not-declared-by-the-probe")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "aws-secret")
     job = run_script("t_env_probe")
-    assert job.status == JobStatus.SUCCEEDED, job.error
+    assert job.status == JobStatus.COMPLETED, job.error
     lines = script_lines(job)
     assert "SECRET_KEY=<unset>" in lines
     assert "DATABASE_URL=<unset>" in lines
@@ -62,7 +62,7 @@ def test_child_sees_no_secret_of_the_worker(monkeypatch):
 def test_declared_credential_reaches_the_child_and_never_the_log(monkeypatch):
     monkeypatch.setenv("SCRIPT_CREDENTIAL_T_TOKEN", "tok-1234567890")
     job = run_script("t_token_user")
-    assert job.status == JobStatus.SUCCEEDED, job.error
+    assert job.status == JobStatus.COMPLETED, job.error
     lines = log_lines(job)
     assert "token present: True" in lines
     assert "leaking it: [REDACTED]" in lines
@@ -154,7 +154,7 @@ def test_no_process_is_left_behind_after_a_normal_end(data_dir):
     job = create_script_job("t_sleeper", {"seconds": 1})
     execute_job(job.pk)
     job.refresh_from_db()
-    assert job.status == JobStatus.SUCCEEDED, job.error
+    assert job.status == JobStatus.COMPLETED, job.error
     pids = [int(pid) for pid in (job_dir_for(job.pk) / "pids.txt").read_text().split()]
     assert wait_until(lambda: all(_gone(pid) for pid in pids), timeout=2.0)
 
@@ -172,7 +172,7 @@ def test_stdout_stderr_and_progress_arrive_in_the_order_printed(data_dir):
         on_lines=lambda lines: events.extend(("line", line) for line in lines),
         on_progress=lambda percent, message: events.append(("progress", percent, message)),
     )
-    assert outcome.status == sandbox.SUCCEEDED
+    assert outcome.status == sandbox.COMPLETED
     assert outcome.summary == {"rounds": 3}
     assert events == [
         ("line", "out 1"),
@@ -191,7 +191,7 @@ def test_stdout_stderr_and_progress_arrive_in_the_order_printed(data_dir):
 
 def test_a_job_stores_lines_in_order_and_ends_with_the_last_progress():
     job = run_script("t_chatter", {"rounds": 200})
-    assert job.status == JobStatus.SUCCEEDED, job.error
+    assert job.status == JobStatus.COMPLETED, job.error
     expected = [line for i in range(1, 201) for line in (f"out {i}", f"err {i}")]
     assert script_lines(job) == [*expected, "PROGRESS 250 not a progress line", "tail end"]
     assert job.progress == 100

@@ -67,7 +67,7 @@ def test_creates_new_products_and_updates_existing_ones_by_sku(data_dir, token):
             "shopify_upload",
             upload(shop.domain, metafields_file="meta.json", batch_size=5, status="ACTIVE"),
         )
-        assert job.status == JobStatus.SUCCEEDED, job.error
+        assert job.status == JobStatus.COMPLETED, job.error
         assert len(shop.products) == 12
         updated = shop.products[existing]
         assert updated["title"] == "Product 2"
@@ -91,7 +91,7 @@ def test_paces_itself_by_the_cost_throttle_instead_of_being_refused(data_dir, to
     # A tiny bucket: a 5-product mutation (50 points) needs most of it; 100 points/s back.
     with FakeShopify(TOKEN, maximum=60, restore_rate=100) as shop:
         job = run_script("shopify_upload", upload(shop.domain, batch_size=5))
-        assert job.status == JobStatus.SUCCEEDED, job.error
+        assert job.status == JobStatus.COMPLETED, job.error
         assert len(shop.products) == 30
         assert shop.throttled == 0
     summary = job.result["summary"]
@@ -108,7 +108,7 @@ def test_retries_throttled_429_and_5xx_answers(data_dir, token):
         shop.fail_next(503)
         shop.fail_next("THROTTLED")
         job = run_script("shopify_upload", upload(shop.domain, batch_size=4, max_retries=3))
-        assert job.status == JobStatus.SUCCEEDED, job.error
+        assert job.status == JobStatus.COMPLETED, job.error
         assert len(shop.products) == 4
         statuses = [r["status"] for r in shop.requests]
     assert statuses[:4] == [429, 502, 503, "THROTTLED"]
@@ -160,7 +160,7 @@ def test_dry_run_looks_up_but_changes_nothing(data_dir, token):
         shop.add_product("SKU-1", "Existing")
         job = run_script("shopify_upload", upload(shop.domain, dry_run=True))
         assert len(shop.products) == 1
-    assert job.status == JobStatus.SUCCEEDED, job.error
+    assert job.status == JobStatus.COMPLETED, job.error
     summary = job.result["summary"]
     assert summary["would_update"] == 1 and summary["would_create"] == 2
 

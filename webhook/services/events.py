@@ -8,7 +8,6 @@ rolled-back change sends nothing.
 
 from __future__ import annotations
 
-import importlib
 import logging
 from decimal import Decimal
 from functools import partial
@@ -16,6 +15,7 @@ from functools import partial
 from django.db import transaction
 from django.utils import timezone
 
+from import_manager.jobs import CATALOG_IMPORT
 from webhook.models import EventType
 
 from . import delivery
@@ -93,8 +93,8 @@ def sample_data(event_type: str, webhook) -> dict:
     if event_type == EventType.IMPORT_COMPLETED:
         return {
             "job_id": "00000000-0000-0000-0000-000000000000",
-            "kind": "catalog_import",
-            "status": "succeeded",
+            "kind": CATALOG_IMPORT.name,
+            "status": "completed",
             "title": "Sample import (webhook test)",
             "finished_at": now.isoformat(),
             "summary": {"created": 0, "updated": 0, "failed": 0},
@@ -138,6 +138,7 @@ def on_import_completed(sender, job=None, summary=None, **kwargs):
 
 def connect_receivers() -> None:
     """Connect the event sources (called from WebhookConfig.ready)."""
+    from import_manager import signals as import_signals
     from product import signals as product_signals
 
     product_signals.product_created.connect(
@@ -150,19 +151,9 @@ def connect_receivers() -> None:
         on_product_deleted, dispatch_uid="webhook.product_deleted"
     )
 
-    try:
-        import_signals = importlib.import_module("import_manager.signals")
-    except ModuleNotFoundError as exc:
-        if exc.name != "import_manager.signals":
-            raise
-        # The import app has not published its signal yet; emit_event still works directly.
-        logger.debug("import_manager.signals not found: import.completed is not connected")
-        return
-    signal = getattr(import_signals, "import_completed", None)
-    if signal is None:
-        logger.warning("import_manager.signals has no import_completed signal")
-        return
-    signal.connect(on_import_completed, dispatch_uid="webhook.import_completed")
+    import_signals.import_completed.connect(
+        on_import_completed, dispatch_uid="webhook.import_completed"
+    )
 
 
 def send_sample_event(webhook, event_type: str | None = None):

@@ -3,7 +3,7 @@
 Same validation as the API and the admin (values are parsed from text), same sandbox, and a
 Job like any other run, so the run is in the history and its log downloadable. By default the
 job runs in this process and its log is printed as it is written; `--enqueue` hands it to a
-worker and follows it. Ctrl-C cancels the run. Exit status: 0 succeeded, 1 failed or
+worker and follows it. Ctrl-C cancels the run. Exit status: 0 completed, 1 failed or
 cancelled, 2 invalid parameters.
 """
 
@@ -80,9 +80,9 @@ class Command(BaseCommand):
             self.stderr.write("Cancelling…")
             cancel_job(job.pk)
             job = self._follow(job, runner)
-        if job.status != "succeeded":
+        if job.status != "completed":
             raise CommandError(f"Script {job.status}: {job.error.split(chr(10) * 2)[0]}")
-        self.stderr.write(self.style.SUCCESS(f"Succeeded: {job.result.get('summary', job.result)}"))
+        self.stderr.write(self.style.SUCCESS(f"Completed: {job.result.get('summary', job.result)}"))
 
     def _follow(self, job: Job, runner: threading.Thread | None) -> Job:
         """Print stored lines as they arrive until the job has ended and all are printed."""

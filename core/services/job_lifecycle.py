@@ -1,0 +1,80 @@
+"""The edges of a job's life that several parts of the engine share: sending a job to the
+broker, stopping its Celery task, and announcing that it ended.
+
+`jobs.py` (start, cancel, execute), `job_watchdog.py` (forced cancel) and `housekeeping.py`
+(orphans) all import this module and nothing imports them back, so the engine has no import
+circle. The broker is reached through Celery's current app and task *names*: the engine never
+imports `core.tasks` or the project's `config`.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from celery import current_app
+from django.dispatch import Signal
+from django.utils import timezone
+
+from core.models import Job, JobStatus
+
+from . import live
+
+logger = logging.getLogger(__name__)
+
+#: The Celery task that runs one job (defined in core/tasks.py, sent here by name).
+RUN_JOB_TASK = "core.tasks.run_job"
+
+#: Sent after a job reaches a terminal status; `job` is the refreshed Job instance.
+job_finished = Signal()
+
+
+def send_to_broker(job: Job) -> None:
+    """Queue the job's Celery task (called after the job's row is committed)."""
+    current_app.send_task(
+        RUN_JOB_TASK, args=[str(job.id)], queue=job.queue, task_id=job.celery_task_id
+    )
+
+
+def revoke_task(task_id: str, *, terminate: bool = False) -> None:
+    """Drop a queued task; with `terminate`, also SIGKILL the process running it."""
+    if terminate:
+        current_app.control.revoke(task_id, terminate=True, signal="SIGKILL")
+    else:
+        current_app.control.revoke(task_id)
+
+
+def final_event(job: Job) -> dict:
+    """The live-stream event that tells subscribers how the job ended."""
+    if job.status == JobStatus.COMPLETED:
+        return {
+            "type": live.COMPLETED,
+            "job_id": str(job.id),
+            "status": job.status,
+            "result": job.result,
+        }
+    return {
+        "type": live.FAILED,
+        "job_id": str(job.id),
+        "status": job.status,
+        "error": job.error.split("\n\n", 1)[0],
+    }
+
+
+def announce_job_finished(job: Job) -> None:
+    """Publish the terminal event and tell listeners (webhooks, ...) the job is done."""
+    live.publish_job_event(job.id, final_event(job))
+    try:
+        job_finished.send(sender=Job, job=job)
+    except Exception:
+        logger.exception("a job_finished receiver failed for job %s", job.id)
+
+
+def end_running_job(job_id, status: str, reason: str) -> bool:
+    """Record the end of a running job without its cooperation (a forced cancel, a lost
+    worker); returns False when it was no longer running."""
+    updated = Job.objects.filter(pk=job_id, status=JobStatus.RUNNING).update(
+        status=status, finished_at=timezone.now(), error=reason
+    )
+    if updated:
+        announce_job_finished(Job.objects.get(pk=job_id))
+    return bool(updated)
