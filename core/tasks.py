@@ -3,10 +3,11 @@
 from celery import shared_task
 
 from core.services import housekeeping as housekeeping_service
+from core.services.job_lifecycle import RUN_JOB_TASK
 from core.services.jobs import execute_job
 
 
-@shared_task(name="core.tasks.run_job", ignore_result=True)
+@shared_task(name=RUN_JOB_TASK, ignore_result=True)
 def run_job(job_id: str) -> None:
     """Run one Job (any kind); the handler is looked up from the job's kind."""
     execute_job(job_id)

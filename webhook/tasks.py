@@ -6,7 +6,7 @@ from webhook.conf import WEBHOOK_QUEUE
 from webhook.services import delivery
 
 
-@shared_task(name="webhook.tasks.deliver_webhook", ignore_result=True, queue=WEBHOOK_QUEUE)
+@shared_task(name=delivery.DELIVER_TASK, ignore_result=True, queue=WEBHOOK_QUEUE)
 def deliver_webhook(delivery_id: int) -> None:
     """Make one delivery attempt (the service records it and schedules any retry)."""
     delivery.attempt_delivery(delivery_id)

@@ -24,6 +24,7 @@ from datetime import UTC, timedelta
 from email.utils import parsedate_to_datetime
 
 import httpx
+from celery import current_app
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
 from django.utils import timezone
@@ -84,11 +85,14 @@ def new_message_id() -> str:
 # --- creating and scheduling ---------------------------------------------------------------
 
 
-def _publish(delivery_id: int, countdown: float) -> None:
-    from webhook.tasks import deliver_webhook
+#: The Celery task that makes one attempt (webhook/tasks.py), sent by name: services never
+#: import task modules.
+DELIVER_TASK = "webhook.tasks.deliver_webhook"
 
-    deliver_webhook.apply_async(
-        args=[delivery_id], queue=conf.WEBHOOK_QUEUE, countdown=max(countdown, 0)
+
+def _publish(delivery_id: int, countdown: float) -> None:
+    current_app.send_task(
+        DELIVER_TASK, args=[delivery_id], queue=conf.WEBHOOK_QUEUE, countdown=max(countdown, 0)
     )
 
 
