@@ -47,6 +47,8 @@ class JobKind:
     - `label`: what operators read; `aliases`: the original systems' task names for it
       (`import_csv_products`, ...), accepted by the kind filter of the jobs API.
     - `timeout_seconds`: wall-clock limit of one run; None means `JOB_TIMEOUT_SECONDS`.
+    - `detail_ref`: dotted path of `f(job) -> dict`, fields the kind adds at the top level of
+      `GET /api/jobs/{id}` (an import's `filename`, `total_rows`, `errors`, ...).
     """
 
     name: str
@@ -55,6 +57,7 @@ class JobKind:
     label: str = ""
     aliases: tuple[str, ...] = ()
     timeout_seconds: int | None = None
+    detail_ref: str | None = field(default=None, repr=False)
 
     def __str__(self) -> str:
         return self.name
@@ -63,6 +66,10 @@ class JobKind:
     def handler(self) -> Callable[[JobContext], dict | None]:
         ref = self.handler_ref
         return import_string(ref) if isinstance(ref, str) else ref
+
+    def detail(self, job) -> dict:
+        """The kind's own fields for the job's detail view ({} when it declares none)."""
+        return import_string(self.detail_ref)(job) if self.detail_ref else {}
 
     def effective_timeout(self, default: int) -> int:
         return self.timeout_seconds if self.timeout_seconds is not None else default
@@ -80,6 +87,7 @@ def declare_job_kind(
     label: str = "",
     aliases: tuple[str, ...] = (),
     timeout_seconds: int | None = None,
+    detail: str | None = None,
 ) -> JobKind:
     """Register a job kind and return it (import the returned object where it is needed)."""
     if not KIND_NAME_RE.match(name):
@@ -92,6 +100,7 @@ def declare_job_kind(
         label=label or name,
         aliases=tuple(aliases),
         timeout_seconds=timeout_seconds,
+        detail_ref=detail,
     )
     if existing is not None and _ref_name(existing.handler_ref) != _ref_name(handler):
         raise ValueError(f"Job kind '{name}' is declared twice.")
