@@ -174,6 +174,9 @@ JOB_STALE_AFTER_SECONDS = env.int("JOB_STALE_AFTER_SECONDS", default=600)
 # often (seconds) or once this many lines wait; a line after a quiet spell goes at once.
 JOB_LOG_FLUSH_INTERVAL = env.float("JOB_LOG_FLUSH_INTERVAL", default=0.01)
 JOB_LOG_FLUSH_LINES = env.int("JOB_LOG_FLUSH_LINES", default=500)
+# Wall-clock limit of one job run (seed 003); a kind may declare its own (`timeout_seconds`).
+# A job running longer is stopped like a cancelled one and ends `failed`.
+JOB_TIMEOUT_SECONDS = env.int("JOB_TIMEOUT_SECONDS", default=3600)
 # Grace period before a cancel that was not honoured cooperatively is enforced by revoke.
 JOB_CANCEL_GRACE_SECONDS = env.float("JOB_CANCEL_GRACE_SECONDS", default=1.5)
 

@@ -2,10 +2,12 @@
 
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.urls import reverse
 from django.utils.html import format_html
 
 from core.exceptions import JobStateConflict
-from core.models import Job, User
+from core.models import Job, JobSchedule, User
+from core.models.job import subject_label
 from core.services.job_access import visible_jobs
 from core.services.jobs import cancel_job, retry_job
 
@@ -108,3 +110,56 @@ class JobAdmin(admin.ModelAdmin):
             except JobStateConflict as exc:
                 self.message_user(request, f"{job.pk}: {exc.message}", messages.WARNING)
         self.message_user(request, f"Started {done} retry job(s).")
+
+
+@admin.register(JobSchedule)
+class JobScheduleAdmin(admin.ModelAdmin):
+    """Jobs that run on a schedule. Timing and pausing live on the linked periodic task."""
+
+    list_display = ["kind", "subject_label", "timing", "enabled", "last_tick_at", "skipped_ticks"]
+    list_filter = ["kind", "periodic_task__enabled"]
+    list_select_related = ["periodic_task__interval", "periodic_task__crontab", "subject_type"]
+    readonly_fields = [
+        "kind",
+        "subject_type",
+        "subject_id",
+        "periodic_task_link",
+        "last_job",
+        "last_tick_at",
+        "skipped_ticks",
+        "created_at",
+    ]
+    fields = [
+        "kind",
+        "subject_type",
+        "subject_id",
+        "title",
+        "params",
+        "owner",
+        "periodic_task_link",
+        "last_job",
+        "last_tick_at",
+        "skipped_ticks",
+        "created_at",
+    ]
+
+    def has_add_permission(self, request):
+        return False  # made by the features that schedule work (schedule_job)
+
+    @admin.display(description="subject")
+    def subject_label(self, obj):
+        return subject_label(obj.subject_type, obj.subject_id) or "—"
+
+    @admin.display(description="timing")
+    def timing(self, obj):
+        task = obj.periodic_task
+        return str(task.interval or task.crontab or "—")
+
+    @admin.display(boolean=True, description="enabled")
+    def enabled(self, obj):
+        return obj.periodic_task.enabled
+
+    @admin.display(description="periodic task (timing, pause)")
+    def periodic_task_link(self, obj):
+        url = reverse("admin:django_celery_beat_periodictask_change", args=[obj.periodic_task_id])
+        return format_html('<a href="{}">{}</a>', url, obj.periodic_task.name)

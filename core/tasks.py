@@ -1,9 +1,10 @@
-"""Thin Celery tasks of the core: run a job, housekeeping."""
+"""Thin Celery tasks of the core: run a job, start a scheduled one, housekeeping."""
 
 from celery import shared_task
 
 from core.services import housekeeping as housekeeping_service
 from core.services.job_lifecycle import RUN_JOB_TASK
+from core.services.job_schedules import SCHEDULED_JOB_TASK, start_scheduled_job
 from core.services.jobs import execute_job
 
 
@@ -11,6 +12,12 @@ from core.services.jobs import execute_job
 def run_job(job_id: str) -> None:
     """Run one Job (any kind); the handler is looked up from the job's kind."""
     execute_job(job_id)
+
+
+@shared_task(name=SCHEDULED_JOB_TASK, ignore_result=True)
+def run_schedule_tick(schedule_id: int) -> None:
+    """One beat tick of a JobSchedule: start its job unless the last one still runs."""
+    start_scheduled_job(schedule_id)
 
 
 @shared_task(name="core.tasks.housekeeping", ignore_result=True)

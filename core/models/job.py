@@ -1,7 +1,16 @@
 import uuid
 
 from django.conf import settings
+from django.contrib.contenttypes.fields import GenericForeignKey
+from django.contrib.contenttypes.models import ContentType
 from django.db import models
+
+
+def subject_label(subject_type: ContentType | None, subject_id: str) -> str:
+    """How a job's subject is named in logs and the admin: `app_label.model id`."""
+    if subject_type is None:
+        return ""
+    return f"{subject_type.app_label}.{subject_type.model} {subject_id}"
 
 
 class JobStatus(models.TextChoices):
@@ -42,6 +51,13 @@ class Job(models.Model):
         on_delete=models.SET_NULL,
         related_name="jobs",
     )
+    # The object the job works on (a supplier, a project, a code batch), if any. The id is
+    # text so that integer and UUID primary keys both fit.
+    subject_type = models.ForeignKey(
+        ContentType, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    subject_id = models.CharField(max_length=64, blank=True, default="")
+    subject = GenericForeignKey("subject_type", "subject_id")
     queue = models.CharField(max_length=32, default="default")
     attempts = models.PositiveIntegerField(default=0)
     retry_of = models.ForeignKey(
@@ -60,6 +76,11 @@ class Job(models.Model):
         indexes = [
             models.Index(fields=["owner", "-created_at"], name="core_job_owner_created"),
             models.Index(fields=["kind", "status"], name="core_job_kind_status"),
+            models.Index(
+                fields=["subject_type", "subject_id", "-created_at"],
+                condition=models.Q(subject_type__isnull=False),
+                name="core_job_subject",
+            ),
             models.Index(
                 fields=["heartbeat_at"],
                 condition=models.Q(status="running"),

@@ -1,6 +1,8 @@
 """Makes cancellation of a running job real, whatever the job is doing.
 
-A thread beside the job polls the job's `cancel_requested` flag. Once it is set:
+A thread beside the job polls the job's `cancel_requested` flag and watches its wall-clock
+limit (the kind's `timeout_seconds`, else JOB_TIMEOUT_SECONDS; a timed-out job is stopped
+exactly like a cancelled one but ends `failed`). Once either happens:
 1. the flag becomes visible to `ctx.check_cancelled()` (no query on the job's hot path) and
    every registered child process group is killed at once;
 2. after JOB_CANCEL_GRACE_SECONDS, if the handler still runs, JobCancelled is raised inside
@@ -43,10 +45,15 @@ def kill_process_group(pgid: int, sig: int = signal.SIGKILL) -> None:
 
 
 class CancelWatchdog:
-    def __init__(self, job_id, task_id: str, job_thread_ident: int):
+    def __init__(
+        self, job_id, task_id: str, job_thread_ident: int, *, timeout_seconds: float | None = None
+    ):
         self.job_id = job_id
         self.task_id = task_id
+        self.timeout_seconds = timeout_seconds
         self.cancel_requested = threading.Event()
+        #: Set when the stop was caused by the wall-clock limit rather than a cancel request.
+        self.timed_out = False
         self.children: set[int] = set()
         self._job_thread = job_thread_ident
         self._stopped = threading.Event()
@@ -85,9 +92,22 @@ class CancelWatchdog:
         finally:
             connection.close()
 
+    def timeout_message(self) -> str:
+        return (
+            f"Timed out: the job ran longer than its limit of {self.timeout_seconds:g} s "
+            "(JOB_TIMEOUT_SECONDS, or its kind's own limit) and was stopped."
+        )
+
     def _watch(self) -> None:
         last_beat = time.monotonic()
+        deadline = (
+            last_beat + self.timeout_seconds if self.timeout_seconds is not None else float("inf")
+        )
         while not self._stopped.wait(POLL_SECONDS):
+            if time.monotonic() >= deadline:
+                self.timed_out = True
+                logger.warning("job %s: %s", self.job_id, self.timeout_message())
+                break
             if Job.objects.filter(pk=self.job_id, cancel_requested=True).exists():
                 break
             if time.monotonic() - last_beat >= HEARTBEAT_SECONDS:
@@ -112,11 +132,14 @@ class CancelWatchdog:
         with self._unshielded() as running:
             if not running:
                 return
-            end_running_job(
-                self.job_id,
-                JobStatus.CANCELLED,
-                "Cancelled: the job did not stop by itself and was terminated.",
-            )
+            if self.timed_out:
+                end_running_job(self.job_id, JobStatus.FAILED, self.timeout_message())
+            else:
+                end_running_job(
+                    self.job_id,
+                    JobStatus.CANCELLED,
+                    "Cancelled: the job did not stop by itself and was terminated.",
+                )
             revoke_task(self.task_id, terminate=True)
 
     @contextlib.contextmanager

@@ -22,6 +22,8 @@ import threading
 import traceback
 import uuid
 
+from django.conf import settings
+from django.contrib.contenttypes.models import ContentType
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
@@ -49,21 +51,46 @@ def start_job(
     params: dict | None = None,
     owner=None,
     title: str = "",
+    subject=None,
     retry_of: Job | None = None,
 ) -> Job:
-    """Create a pending job and enqueue it once the current transaction commits."""
+    """Create a pending job and enqueue it once the current transaction commits.
+
+    `subject` is the object the job works on (a saved model instance, or a
+    `(content type, id)` pair), so the job can be found from it (`jobs_about(obj)`, the API's
+    subject filter) and scheduled per object.
+    """
     job_kind_ = get_job_kind(kind)
+    subject_type, subject_id = subject_key(subject) if subject is not None else (None, "")
     job = Job.objects.create(
         kind=job_kind_.name,
         title=title[:255],
         params=params or {},
         owner=owner if owner is not None and owner.is_authenticated else None,
         queue=job_kind_.queue,
+        subject_type=subject_type,
+        subject_id=subject_id,
         retry_of=retry_of,
         celery_task_id=str(uuid.uuid4()),
     )
     transaction.on_commit(lambda: _enqueue(job))
     return job
+
+
+def subject_key(obj) -> tuple[ContentType, str]:
+    """How a job names its subject: the object's content type and its primary key as text."""
+    if isinstance(obj, tuple):
+        subject_type, subject_id = obj
+        return subject_type, str(subject_id)
+    if obj.pk is None:
+        raise ValueError("A job's subject must be saved first.")
+    return ContentType.objects.get_for_model(obj, for_concrete_model=False), str(obj.pk)
+
+
+def jobs_about(obj):
+    """The jobs whose subject is `obj`, newest first."""
+    subject_type, subject_id = subject_key(obj)
+    return Job.objects.filter(subject_type=subject_type, subject_id=subject_id)
 
 
 def _enqueue(job: Job) -> None:
@@ -108,6 +135,8 @@ def retry_job(job_id, *, owner=None) -> Job:
         params=job.params,
         owner=owner if owner is not None else job.owner,
         title=job.title,
+        # The same subject, even if its object is gone meanwhile.
+        subject=(job.subject_type, job.subject_id) if job.subject_type_id else None,
         retry_of=job,
     )
 
@@ -180,8 +209,14 @@ def execute_job(job_id) -> Job | None:
         logger.info("job %s is not pending any more; not running it", job_id)
         return None
     job = Job.objects.get(pk=job_id)
+    kind = get_job_kind(job.kind)
     stream = JobStream(job.id, start_seq=job.log_line_count)
-    watchdog = CancelWatchdog(job.id, job.celery_task_id, threading.current_thread().ident)
+    watchdog = CancelWatchdog(
+        job.id,
+        job.celery_task_id,
+        threading.current_thread().ident,
+        timeout_seconds=kind.effective_timeout(settings.JOB_TIMEOUT_SECONDS),
+    )
     ctx = JobContext(job, stream, watchdog)
     # Through the stream: ordered with the job's first lines, on the stream's own connection.
     stream.progress(0, "started", {})
@@ -189,13 +224,17 @@ def execute_job(job_id) -> Job | None:
     result, error = {}, ""
     try:
         try:
-            result = get_job_kind(job.kind).handler(ctx) or {}
+            result = kind.handler(ctx) or {}
             status = JobStatus.COMPLETED
         finally:
             watchdog.stop()
     except JobCancelled:
-        status, error = JobStatus.CANCELLED, "Cancelled by request."
-        ctx.log("Job cancelled.")
+        if watchdog.timed_out:
+            status, error = JobStatus.FAILED, watchdog.timeout_message()
+            ctx.log(error)
+        else:
+            status, error = JobStatus.CANCELLED, "Cancelled by request."
+            ctx.log("Job cancelled.")
     except Exception as exc:
         status = JobStatus.FAILED
         error = f"{type(exc).__name__}: {exc}\n\n{traceback.format_exc()}"
@@ -234,6 +273,8 @@ __all__ = [
     "execute_job",
     "force_cancel",
     "job_finished",
+    "jobs_about",
     "retry_job",
     "start_job",
+    "subject_key",
 ]

@@ -2,6 +2,7 @@
 PostgreSQL and Redis. A job started over REST streams its lines to a WebSocket client."""
 
 import asyncio
+import itertools
 import json
 import time
 
@@ -107,3 +108,59 @@ def test_cancel_over_rest_stops_a_running_job_within_two_seconds(
     assert elapsed < 2.0
     again = httpx.post(f"{base}/api/jobs/{job_id}/cancel", headers=headers, timeout=10)
     assert again.status_code == 409
+
+
+def test_real_beat_starts_scheduled_jobs_and_skips_ticks_while_one_runs(
+    make_user, celery_worker_process, tmp_path, django_db_blocker
+):
+    """Beat (DatabaseScheduler) ticks every second; each job takes ~2.5 s, so ticks during a
+    run are skipped and no two jobs of the schedule ever run at once."""
+    import sys
+    from datetime import timedelta
+
+    from core.models import Job, JobSchedule, JobStatus
+    from core.services.job_schedules import schedule_job
+    from devtools.stack import ManagedProcess, child_env
+
+    subject = make_user("operator")
+    schedule = schedule_job(
+        "diagnostics.echo",
+        params={"lines": 2, "delay_ms": 2500},
+        subject=subject,
+        interval=timedelta(seconds=1),
+    )
+    beat = ManagedProcess(
+        "beat",
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "config",
+            "beat",
+            "-l",
+            "info",
+            "-S",
+            "django_celery_beat.schedulers:DatabaseScheduler",
+            "--schedule",
+            str(tmp_path / "beat-schedule"),
+        ],
+        child_env(),
+        tmp_path / "beat.log",
+    )
+    try:
+        deadline = time.monotonic() + 40
+        while time.monotonic() < deadline:
+            jobs = Job.objects.filter(subject_id=str(subject.pk))
+            if jobs.filter(status=JobStatus.COMPLETED).count() >= 2:
+                break
+            active = jobs.filter(status__in=[JobStatus.PENDING, JobStatus.RUNNING]).count()
+            assert active <= 1, "two runs of one schedule overlapped"
+            time.sleep(0.2)
+    finally:
+        beat.stop()
+    jobs = list(Job.objects.filter(subject_id=str(subject.pk)).order_by("created_at"))
+    assert sum(job.status == JobStatus.COMPLETED for job in jobs) >= 2, beat.output()[-3000:]
+    for earlier, later in itertools.pairwise(jobs):
+        assert later.created_at >= earlier.finished_at  # never started while one ran
+    assert JobSchedule.objects.get(pk=schedule.pk).skipped_ticks >= 1
