@@ -37,7 +37,7 @@ def enqueued_jobs(request, monkeypatch):
     earlier end-to-end test) while the test runs the same job in-process."""
     sent = []
     if "celery_worker_process" not in request.fixturenames:
-        monkeypatch.setattr("core.services.jobs._enqueue", sent.append)
+        monkeypatch.setattr("core.services.job_lifecycle._enqueue", sent.append)
     return sent
 
 

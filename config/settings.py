@@ -168,8 +168,12 @@ CELERY_TIMEZONE = "UTC"
 
 # --- Job engine -----------------------------------------------------------------------------
 JOB_RETENTION_DAYS = env.int("JOB_RETENTION_DAYS", default=30)
-# A running job whose heartbeat is older than this is considered orphaned (worker died).
-JOB_STALE_AFTER_SECONDS = env.int("JOB_STALE_AFTER_SECONDS", default=600)
+# Every running job's watchdog writes its heartbeat this often; every worker checks as often
+# for running jobs whose heartbeat is older than JOB_LOST_AFTER_SECONDS (their worker died)
+# and re-queues them (kinds safe to re-run, up to JOB_MAX_ATTEMPTS attempts) or fails them.
+JOB_HEARTBEAT_SECONDS = env.float("JOB_HEARTBEAT_SECONDS", default=2.0)
+JOB_LOST_AFTER_SECONDS = env.float("JOB_LOST_AFTER_SECONDS", default=7.0)
+JOB_MAX_ATTEMPTS = env.int("JOB_MAX_ATTEMPTS", default=3)
 # Log lines are batched: a busy job flushes to the database/file/live stream at most this
 # often (seconds) or once this many lines wait; a line after a quiet spell goes at once.
 JOB_LOG_FLUSH_INTERVAL = env.float("JOB_LOG_FLUSH_INTERVAL", default=0.01)

@@ -27,4 +27,8 @@ class UnknownJobKind(PlatformError):
 
 
 class JobCancelled(Exception):
-    """Raised inside a running job when cancellation was requested."""
+    """Raised inside a running job when it must stop (a cancel, its time limit, ...)."""
+
+
+class JobStopRequested(JobCancelled):
+    """Raised at a safe point of a job whose worker is shutting down: it is re-queued."""

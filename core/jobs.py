@@ -6,4 +6,5 @@ ECHO = declare_job_kind(
     "diagnostics.echo",
     handler="core.services.diagnostics.echo_lines",
     label="Pipeline smoke test",
+    rerun_on_worker_lost=True,  # no outside effect; resumes after its last checkpoint
 )

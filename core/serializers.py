@@ -135,3 +135,7 @@ class EchoJobSerializer(StrictSerializer):
     interval_ms = serializers.IntegerField(min_value=0, max_value=10_000, default=0)
     fail_at_line = serializers.IntegerField(min_value=1, required=False)
     delay_ms = serializers.IntegerField(min_value=0, max_value=60_000, default=0)
+    unsafe = serializers.BooleanField(
+        default=False,
+        help_text="Behave like a job with an outside effect: never re-run after a lost worker.",
+    )

@@ -8,10 +8,10 @@ from core.services.job_schedules import SCHEDULED_JOB_TASK, start_scheduled_job
 from core.services.jobs import execute_job
 
 
-@shared_task(name=RUN_JOB_TASK, ignore_result=True)
-def run_job(job_id: str) -> None:
+@shared_task(name=RUN_JOB_TASK, ignore_result=True, bind=True)
+def run_job(self, job_id: str) -> None:
     """Run one Job (any kind); the handler is looked up from the job's kind."""
-    execute_job(job_id)
+    execute_job(job_id, worker=self.request.hostname or "")
 
 
 @shared_task(name=SCHEDULED_JOB_TASK, ignore_result=True)

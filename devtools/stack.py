@@ -83,8 +83,12 @@ class ManagedProcess:
         self._log.close()
 
 
-def start_worker(env: dict, log_path: Path, *, concurrency: int = 2) -> ManagedProcess:
-    """A real Celery worker (prefork) on every queue; returns once it is ready."""
+def start_worker(
+    env: dict, log_path: Path, *, concurrency: int = 2, queues: str = WORKER_QUEUES
+) -> ManagedProcess:
+    """A real Celery worker (prefork) on `queues` (every queue by default); returns once it is
+    ready. `.node` is its Celery node name, as jobs record it in `Job.worker`."""
+    node = f"w{os.getpid()}-{free_port()}@{socket.gethostname()}"
     worker = ManagedProcess(
         "worker",
         [
@@ -97,17 +101,18 @@ def start_worker(env: dict, log_path: Path, *, concurrency: int = 2) -> ManagedP
             "-l",
             "info",
             "-Q",
-            WORKER_QUEUES,
+            queues,
             "-c",
             str(concurrency),
             "-n",
-            f"w{os.getpid()}-{free_port()}@%h",
+            node,
             "--without-gossip",
             "--without-mingle",
         ],
         env,
         log_path,
     )
+    worker.node = node
     worker.wait_for(lambda: b"ready." in worker.log_path.read_bytes(), 60, "celery worker")
     return worker
 

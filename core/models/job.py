@@ -65,6 +65,18 @@ class Job(models.Model):
     )
     celery_task_id = models.CharField(max_length=64, blank=True, default="")
     cancel_requested = models.BooleanField(default=False)
+    # The worker process running the current attempt ("hostname pid 1234").
+    worker = models.CharField(max_length=200, blank=True, default="")
+    # Set when that worker shuts down: the job stops at its next safe point and is re-queued
+    # (or failed, for a kind that is not safe to run again).
+    stop_requested = models.BooleanField(default=False)
+    # What the handler saved to resume from (ctx.save_checkpoint), kept across attempts.
+    checkpoint = models.JSONField(default=dict, blank=True)
+    # Set while an outside effect is in flight (ctx.unsafe_to_rerun): a lost worker then
+    # never leads to a blind re-run.
+    unsafe_section = models.CharField(max_length=200, blank=True, default="")
+    # Attempts that ended without finishing: [{attempt, at, reason, phase, worker, outcome}].
+    interruptions = models.JSONField(default=list, blank=True)
     log_line_count = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     started_at = models.DateTimeField(null=True, blank=True)

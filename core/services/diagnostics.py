@@ -1,33 +1,55 @@
 """The `diagnostics.echo` job: an operator's smoke test of the whole pipeline (API → broker →
 worker → database → live stream). It prints numbered lines at a given pace and can be told to
-fail. The latency benchmark and the end-to-end tests use it too."""
+fail. The latency benchmark and the end-to-end tests use it too, also to prove what happens
+when a worker dies mid-job: it is safe to re-run and resumes after its last checkpoint, unless
+asked to behave like a job with an outside effect (`unsafe`)."""
 
+import contextlib
 import time
 
 from .jobs import JobContext
 
+CHECKPOINT_EVERY = 100
+
 
 def echo_lines(ctx: JobContext) -> dict:
-    """Print `lines` numbered lines (each with its emit time), `interval_ms` apart."""
+    """Print lines `1..lines` (each with its emit time), `interval_ms` apart."""
     lines = int(ctx.params.get("lines", 10))
     interval = float(ctx.params.get("interval_ms", 0)) / 1000
     fail_at = ctx.params.get("fail_at_line")
-    # An optional pause before the first line lets a client subscribe before output starts.
-    delay = float(ctx.params.get("delay_ms", 0)) / 1000
-    deadline = time.monotonic() + delay
+    _wait(ctx, float(ctx.params.get("delay_ms", 0)) / 1000)
+    first = ctx.checkpoint.get("line", 0) + 1
+    if first > 1:
+        ctx.log(f"resuming after line {first - 1} (attempt {ctx.attempt})")
+    section = (
+        ctx.unsafe_to_rerun("echoing (asked to act as an outside effect)")
+        if ctx.params.get("unsafe")
+        else contextlib.nullcontext()
+    )
+    started = time.time()
+    with section:
+        for number in range(first, lines + 1):
+            _echo(ctx, number, lines, fail_at)
+            if interval:
+                time.sleep(interval)
+    return {"lines": lines, "seconds": round(time.time() - started, 3)}
+
+
+def _wait(ctx: JobContext, seconds: float) -> None:
+    """An optional pause before the first line lets a client subscribe before output."""
+    deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         ctx.check_cancelled()
         time.sleep(min(0.05, max(0.0, deadline - time.monotonic())))
-    started = time.time()
-    for number in range(1, lines + 1):
-        # The emit time lets a subscriber measure log() → receipt latency.
-        ctx.log(f"line {number} t={time.time():.6f}")
-        if fail_at is not None and number == int(fail_at):
-            raise RuntimeError(f"failing at line {number} as asked")
-        if number % 100 == 0 or number == lines:
-            ctx.progress(number * 100 // lines, phase="echo", lines_written=number)
-        else:
-            ctx.check_cancelled()
-        if interval:
-            time.sleep(interval)
-    return {"lines": lines, "seconds": round(time.time() - started, 3)}
+
+
+def _echo(ctx: JobContext, number: int, lines: int, fail_at) -> None:
+    # The emit time lets a subscriber measure log() → receipt latency.
+    ctx.log(f"line {number} t={time.time():.6f}")
+    if fail_at is not None and number == int(fail_at):
+        raise RuntimeError(f"failing at line {number} as asked")
+    if number % CHECKPOINT_EVERY == 0 or number == lines:
+        ctx.progress(number * 100 // lines, phase="echo", lines_written=number)
+        ctx.save_checkpoint({"line": number})
+    else:
+        ctx.check_cancelled()

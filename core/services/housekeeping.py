@@ -7,10 +7,10 @@ from pathlib import Path
 from django.conf import settings
 from django.utils import timezone
 
-from core.models import Job, JobStatus
+from core.models import Job
 from core.models.job import TERMINAL_STATUSES
 
-from .job_lifecycle import announce_job_finished
+from .job_recovery import find_lost_jobs
 
 logger = logging.getLogger(__name__)
 
@@ -27,27 +27,9 @@ def delete_expired_jobs(now=None) -> int:
     return deleted
 
 
-def fail_orphaned_jobs(now=None) -> int:
-    """Mark running jobs whose heartbeat stopped (their worker died) as failed."""
-    now = now or timezone.now()
-    cutoff = now - timedelta(seconds=settings.JOB_STALE_AFTER_SECONDS)
-    stale = list(Job.objects.filter(status=JobStatus.RUNNING, heartbeat_at__lt=cutoff))
-    failed = 0
-    for job in stale:
-        updated = Job.objects.filter(pk=job.pk, status=JobStatus.RUNNING).update(
-            status=JobStatus.FAILED,
-            finished_at=now,
-            error="The worker running this job stopped responding (no heartbeat since "
-            f"{job.heartbeat_at.isoformat()}).",
-        )
-        if updated:
-            failed += 1
-            job.refresh_from_db()
-            announce_job_finished(job)
-    return failed
-
-
 def run_housekeeping() -> dict:
-    summary = {"deleted_jobs": delete_expired_jobs(), "orphaned_jobs": fail_orphaned_jobs()}
+    # Workers find lost jobs within seconds themselves (job_recovery.JobMonitor); this is the
+    # last resort when no worker runs at all.
+    summary = {"deleted_jobs": delete_expired_jobs(), "lost_jobs": find_lost_jobs()}
     logger.info("housekeeping: %s", summary)
     return summary

@@ -49,6 +49,12 @@ class JobKind:
     - `timeout_seconds`: wall-clock limit of one run; None means `JOB_TIMEOUT_SECONDS`.
     - `detail_ref`: dotted path of `f(job) -> dict`, fields the kind adds at the top level of
       `GET /api/jobs/{id}` (an import's `filename`, `total_rows`, `errors`, ...).
+    - `rerun_on_worker_lost`: running it again from the start (or from its last checkpoint)
+      after its worker died is safe, i.e. it converges on the state an uninterrupted run
+      leaves (an idempotent upsert, a sync, work that skips what is done). Such jobs are
+      re-queued automatically, up to `max_attempts` (None: JOB_MAX_ATTEMPTS). Any other kind
+      (an email, a supplier order, a paid call: an outside effect that may or may not have
+      happened) ends `failed` with "worker lost" and is never re-run blindly.
     """
 
     name: str
@@ -58,6 +64,8 @@ class JobKind:
     aliases: tuple[str, ...] = ()
     timeout_seconds: int | None = None
     detail_ref: str | None = field(default=None, repr=False)
+    rerun_on_worker_lost: bool = False
+    max_attempts: int | None = None
 
     def __str__(self) -> str:
         return self.name
@@ -74,6 +82,9 @@ class JobKind:
     def effective_timeout(self, default: int) -> int:
         return self.timeout_seconds if self.timeout_seconds is not None else default
 
+    def effective_max_attempts(self, default: int) -> int:
+        return self.max_attempts if self.max_attempts is not None else default
+
 
 _KINDS: dict[str, JobKind] = {}
 _ALIASES: dict[str, str] = {}
@@ -88,6 +99,8 @@ def declare_job_kind(
     aliases: tuple[str, ...] = (),
     timeout_seconds: int | None = None,
     detail: str | None = None,
+    rerun_on_worker_lost: bool = False,
+    max_attempts: int | None = None,
 ) -> JobKind:
     """Register a job kind and return it (import the returned object where it is needed)."""
     if not KIND_NAME_RE.match(name):
@@ -101,6 +114,8 @@ def declare_job_kind(
         aliases=tuple(aliases),
         timeout_seconds=timeout_seconds,
         detail_ref=detail,
+        rerun_on_worker_lost=rerun_on_worker_lost,
+        max_attempts=max_attempts,
     )
     if existing is not None and _ref_name(existing.handler_ref) != _ref_name(handler):
         raise ValueError(f"Job kind '{name}' is declared twice.")

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 
 from celery import current_app
+from django.db import transaction
 from django.dispatch import Signal
 from django.utils import timezone
 
@@ -28,7 +29,14 @@ RUN_JOB_TASK = "core.tasks.run_job"
 job_finished = Signal()
 
 
-def send_to_broker(job: Job) -> None:
+def enqueue_after_commit(job: Job) -> None:
+    """Send the job to its queue once the current transaction commits (never before its row
+    is visible to the worker)."""
+    # `_enqueue` is looked up when the commit happens: tests replace it to see what is sent.
+    transaction.on_commit(lambda: _enqueue(job))
+
+
+def _enqueue(job: Job) -> None:
     """Queue the job's Celery task (called after the job's row is committed)."""
     current_app.send_task(
         RUN_JOB_TASK, args=[str(job.id)], queue=job.queue, task_id=job.celery_task_id
@@ -69,12 +77,13 @@ def announce_job_finished(job: Job) -> None:
         logger.exception("a job_finished receiver failed for job %s", job.id)
 
 
-def end_running_job(job_id, status: str, reason: str) -> bool:
+def end_running_job(job_id, status: str, reason: str, *, attempt: int | None = None) -> bool:
     """Record the end of a running job without its cooperation (a forced cancel, a lost
-    worker); returns False when it was no longer running."""
-    updated = Job.objects.filter(pk=job_id, status=JobStatus.RUNNING).update(
-        status=status, finished_at=timezone.now(), error=reason
-    )
+    worker); returns False when it was no longer running (or no longer that attempt)."""
+    running = Job.objects.filter(pk=job_id, status=JobStatus.RUNNING)
+    if attempt is not None:
+        running = running.filter(attempts=attempt)
+    updated = running.update(status=status, finished_at=timezone.now(), error=reason)
     if updated:
         announce_job_finished(Job.objects.get(pk=job_id))
     return bool(updated)

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from channels.layers import get_channel_layer
 from django.conf import settings
-from django.db import close_old_connections, connection
+from django.db import IntegrityError, close_old_connections, connection, transaction
 
 from . import live
 
@@ -48,6 +48,13 @@ class _Progress:
     progress: int
     phase: str
     counters: dict = field(default_factory=dict)
+
+
+@dataclass
+class _Fields:
+    """Columns of the job row to set, in order with the lines around them."""
+
+    values: dict
 
 
 class JobStream:
@@ -88,6 +95,13 @@ class JobStream:
     def progress(self, progress: int, phase: str, counters: dict) -> None:
         with self._cond:
             self._append(_Progress(progress, phase, dict(counters)))
+
+    def set_fields(self, **values) -> None:
+        """Set columns of the job row (committed on the stream's own connection, so visible
+        to other processes at once, whatever transaction the job is in); waits until done."""
+        with self._cond:
+            self._append(_Fields(values))
+        self.drain()
 
     def drain(self) -> None:
         """Block until everything queued so far is written and published."""
@@ -154,6 +168,10 @@ class JobStream:
     def _write(self, batch, loop) -> None:
         lines = [item for item in batch if isinstance(item, tuple)]
         progress = next((i for i in reversed(batch) if isinstance(i, _Progress)), None)
+        fields = {}
+        for item in batch:
+            if isinstance(item, _Fields):
+                fields.update(item.values)
         last_seq = lines[-1][0] if lines else 0
         now = datetime.now(UTC)
         connection.ensure_connection()
@@ -190,6 +208,13 @@ class JobStream:
                     " heartbeat_at = %s WHERE id = %s",
                     [last_seq, now, self.job_id],
                 )
+            if fields:
+                quote = connection.ops.quote_name
+                assignments = ", ".join(f"{quote(name)} = %s" for name in fields)
+                cursor.execute(
+                    f"UPDATE core_job SET {assignments} WHERE id = %s",  # noqa: S608 - our names
+                    [*fields.values(), self.job_id],
+                )
         if lines:
             with self._log_path.open("a", encoding="utf-8") as handle:
                 handle.writelines(f"{text}\n" for _, text, _ in lines)
@@ -200,6 +225,8 @@ class JobStream:
         job_id = str(self.job_id)
         messages, run = [], []
         for item in batch:
+            if isinstance(item, _Fields):
+                continue
             if isinstance(item, tuple):
                 run.append([item[0], item[1]])
                 continue
@@ -224,3 +251,51 @@ class JobStream:
                 loop.run_until_complete(layer.group_send(group, message))
         except Exception:  # noqa: BLE001 - subscribers recover from the stored lines
             logger.warning("job %s: live publication failed", self.job_id)
+
+
+def append_lines(job_id, lines: list[str]) -> None:
+    """Store and publish lines for a job that no stream is writing (its worker died).
+
+    Numbered after the highest stored line: a dead attempt may have stored lines without
+    counting them in `log_line_count`, and one wrongly declared dead may still be writing a
+    last batch (then the numbers are taken again).
+    """
+    texts = [clean_line(line) for line in lines]
+    for _ in range(5):
+        try:
+            with transaction.atomic():
+                rows = _insert_after_last(job_id, texts)
+            break
+        except IntegrityError:
+            time.sleep(0.05)
+    else:
+        logger.warning("job %s: could not append %s lines", job_id, len(texts))
+        return
+    with (Path(settings.JOB_LOG_DIR) / f"{job_id}.log").open("a", encoding="utf-8") as handle:
+        handle.writelines(f"{text}\n" for text in texts)
+    job_id = str(job_id)
+    live.publish_job_event(
+        job_id, {"type": live.OUTPUT, "job_id": job_id, "lines": [list(row) for row in rows]}
+    )
+
+
+def _insert_after_last(job_id, texts: list[str]) -> list[tuple[int, str]]:
+    now = datetime.now(UTC)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT GREATEST(j.log_line_count, COALESCE(MAX(l.seq), 0)) FROM core_job j"
+            " LEFT JOIN core_joblogline l ON l.job_id = j.id WHERE j.id = %s"
+            " GROUP BY j.log_line_count",
+            [job_id],
+        )
+        (last,) = cursor.fetchone()
+        rows = [(last + n, text) for n, text in enumerate(texts, start=1)]
+        cursor.executemany(
+            "INSERT INTO core_joblogline (job_id, seq, line, created_at) VALUES (%s, %s, %s, %s)",
+            [(job_id, seq, text, now) for seq, text in rows],
+        )
+        cursor.execute(
+            "UPDATE core_job SET log_line_count = GREATEST(log_line_count, %s) WHERE id = %s",
+            [last + len(texts), job_id],
+        )
+    return rows

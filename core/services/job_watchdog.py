@@ -1,17 +1,26 @@
-"""Makes cancellation of a running job real, whatever the job is doing.
+"""A thread beside every running job: its heartbeat, and the reasons it must stop.
 
-A thread beside the job polls the job's `cancel_requested` flag and watches its wall-clock
-limit (the kind's `timeout_seconds`, else JOB_TIMEOUT_SECONDS; a timed-out job is stopped
-exactly like a cancelled one but ends `failed`). Once either happens:
-1. the flag becomes visible to `ctx.check_cancelled()` (no query on the job's hot path) and
-   every registered child process group is killed at once;
-2. after JOB_CANCEL_GRACE_SECONDS, if the handler still runs, JobCancelled is raised inside
-   the job's thread (interrupts pure-Python loops that never check the flag);
-3. one second later, if it still runs (blocked in C code), the job is recorded as cancelled
-   and the Celery task's process is terminated (`revoke(terminate=True)`).
+Every POLL_SECONDS it reads the job's row; every JOB_HEARTBEAT_SECONDS it writes the job's
+heartbeat, only while the row still belongs to this attempt (so a job another worker took
+over after declaring this one lost is never written by both). It stops the job when:
 
-Steps 2 and 3 wait while the job is inside a `shield()` section: a short piece of work that
-must not be cut off half-way (rebuilding indexes a bulk load dropped, say).
+- a cancel was requested (`cancel_requested`), or the job ran past its wall-clock limit
+  (the kind's `timeout_seconds`, else JOB_TIMEOUT_SECONDS; a timed-out job ends `failed`),
+  or the row was taken over by a newer attempt. Then:
+  1. the reason becomes visible to `ctx.check_cancelled()` (no query on the job's hot path)
+     and every registered child process group is killed at once;
+  2. after JOB_CANCEL_GRACE_SECONDS, if the handler still runs, JobCancelled is raised inside
+     the job's thread (interrupts pure-Python loops that never check);
+  3. one second later, if it still runs (blocked in C code), the job is recorded as ended and
+     the Celery task's process is terminated (`revoke(terminate=True)`).
+  Steps 2 and 3 wait while the job is inside a `shield()` section: a short piece of work that
+  must not be cut off half-way (rebuilding indexes a bulk load dropped, say).
+- its worker shuts down (`stop_requested` set by the worker's main process, or SIGTERM in
+  this process: `shutdown_requested`). The job stops at its next safe point (its next
+  `ctx.check_cancelled()`, a batch boundary) and is re-queued; nothing is interrupted
+  asynchronously, since that could land mid-write. Child processes are killed at once unless
+  an outside effect is in flight. A job that reaches no safe point before the platform kills
+  the process is found lost by the other workers (job_recovery).
 """
 
 import contextlib
@@ -34,8 +43,12 @@ from .job_lifecycle import end_running_job, revoke_task
 logger = logging.getLogger(__name__)
 
 POLL_SECONDS = 0.2
-# The heartbeat proves the worker is alive even when a job logs nothing for a while.
-HEARTBEAT_SECONDS = 30
+
+#: Set in a worker process that received SIGTERM (see core.worker_signals): every job running
+#: in it stops at its next safe point.
+shutdown_requested = threading.Event()
+
+CANCEL, TIMEOUT, STOP, SUPERSEDED = "cancel", "timeout", "stop", "superseded"
 
 
 def kill_process_group(pgid: int, sig: int = signal.SIGKILL) -> None:
@@ -46,14 +59,23 @@ def kill_process_group(pgid: int, sig: int = signal.SIGKILL) -> None:
 
 class CancelWatchdog:
     def __init__(
-        self, job_id, task_id: str, job_thread_ident: int, *, timeout_seconds: float | None = None
+        self,
+        job_id,
+        task_id: str,
+        job_thread_ident: int,
+        *,
+        attempt: int = 1,
+        timeout_seconds: float | None = None,
     ):
         self.job_id = job_id
         self.task_id = task_id
+        self.attempt = attempt
         self.timeout_seconds = timeout_seconds
+        #: Set once the job must stop; `reason` says why (CANCEL, TIMEOUT, STOP, SUPERSEDED).
         self.cancel_requested = threading.Event()
-        #: Set when the stop was caused by the wall-clock limit rather than a cancel request.
-        self.timed_out = False
+        self.reason: str | None = None
+        #: What outside effect is in flight (ctx.unsafe_to_rerun), or "".
+        self.unsafe_section = ""
         self.children: set[int] = set()
         self._job_thread = job_thread_ident
         self._stopped = threading.Event()
@@ -62,6 +84,10 @@ class CancelWatchdog:
         self._thread = threading.Thread(
             target=self._run, name=f"job-watchdog-{job_id}", daemon=True
         )
+
+    @property
+    def timed_out(self) -> bool:
+        return self.reason == TIMEOUT
 
     def start(self) -> None:
         self._thread.start()
@@ -84,46 +110,74 @@ class CancelWatchdog:
             with self._lock:
                 self._shields -= 1
 
-    def _run(self) -> None:
-        try:
-            self._watch()
-        except Exception:
-            logger.exception("job %s: cancel watchdog failed", self.job_id)
-        finally:
-            connection.close()
-
     def timeout_message(self) -> str:
         return (
             f"Timed out: the job ran longer than its limit of {self.timeout_seconds:g} s "
             "(JOB_TIMEOUT_SECONDS, or its kind's own limit) and was stopped."
         )
 
-    def _watch(self) -> None:
+    def _run(self) -> None:
+        try:
+            reason = self._watch()
+            if reason is not None:
+                self._enforce(reason)
+        except Exception:
+            logger.exception("job %s: watchdog failed", self.job_id)
+        finally:
+            connection.close()
+
+    def _watch(self) -> str | None:
+        """Wait until the job ends (None) or must stop (the reason)."""
         last_beat = time.monotonic()
-        deadline = (
-            last_beat + self.timeout_seconds if self.timeout_seconds is not None else float("inf")
-        )
+        deadline = last_beat + (self.timeout_seconds or float("inf"))
         while not self._stopped.wait(POLL_SECONDS):
             if time.monotonic() >= deadline:
-                self.timed_out = True
                 logger.warning("job %s: %s", self.job_id, self.timeout_message())
-                break
-            if Job.objects.filter(pk=self.job_id, cancel_requested=True).exists():
-                break
-            if time.monotonic() - last_beat >= HEARTBEAT_SECONDS:
-                Job.objects.filter(pk=self.job_id).update(heartbeat_at=timezone.now())
+                return TIMEOUT
+            row = (
+                Job.objects.filter(pk=self.job_id)
+                .values_list("cancel_requested", "stop_requested", "attempts", "status")
+                .first()
+            )
+            if row is None or row[2] != self.attempt or row[3] != JobStatus.RUNNING:
+                logger.warning("job %s: attempt %s was taken over", self.job_id, self.attempt)
+                return SUPERSEDED
+            if row[0]:
+                return CANCEL
+            if row[1] or shutdown_requested.is_set():
+                return STOP
+            if time.monotonic() - last_beat >= settings.JOB_HEARTBEAT_SECONDS:
+                if not self._beat():
+                    return SUPERSEDED
                 last_beat = time.monotonic()
-        else:
-            return
+        return None
+
+    def _beat(self) -> bool:
+        """Write the heartbeat if the row is still this attempt's."""
+        return bool(
+            Job.objects.filter(
+                pk=self.job_id, attempts=self.attempt, status=JobStatus.RUNNING
+            ).update(heartbeat_at=timezone.now())
+        )
+
+    def _enforce(self, reason: str) -> None:
+        self.reason = reason
         self.cancel_requested.set()
-        for pgid in list(self.children):
-            kill_process_group(pgid)
+        if reason == STOP:
+            if not self.unsafe_section:
+                self._kill_children()
+            # Keep the heartbeat going while the job heads for its next safe point.
+            while not self._stopped.wait(settings.JOB_HEARTBEAT_SECONDS):
+                if not self._beat():
+                    return
+            return
+        self._kill_children()
         if self._stopped.wait(settings.JOB_CANCEL_GRACE_SECONDS):
             return
         with self._unshielded() as running:
             if not running:
                 return
-            logger.warning("job %s ignored cancellation; interrupting it", self.job_id)
+            logger.warning("job %s ignored the stop (%s); interrupting it", self.job_id, reason)
             ctypes.pythonapi.PyThreadState_SetAsyncExc(
                 ctypes.c_ulong(self._job_thread), ctypes.py_object(JobCancelled)
             )
@@ -132,15 +186,22 @@ class CancelWatchdog:
         with self._unshielded() as running:
             if not running:
                 return
-            if self.timed_out:
-                end_running_job(self.job_id, JobStatus.FAILED, self.timeout_message())
-            else:
+            if reason == TIMEOUT:
+                end_running_job(
+                    self.job_id, JobStatus.FAILED, self.timeout_message(), attempt=self.attempt
+                )
+            elif reason == CANCEL:
                 end_running_job(
                     self.job_id,
                     JobStatus.CANCELLED,
                     "Cancelled: the job did not stop by itself and was terminated.",
+                    attempt=self.attempt,
                 )
             revoke_task(self.task_id, terminate=True)
+
+    def _kill_children(self) -> None:
+        for pgid in list(self.children):
+            kill_process_group(pgid)
 
     @contextlib.contextmanager
     def _unshielded(self):

@@ -18,29 +18,19 @@ failure (with traceback) or cancellation; lines and progress are stored and publ
 from __future__ import annotations
 
 import logging
-import threading
-import traceback
 import uuid
 
-from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
 from django.db import transaction
-from django.db.models import F
 from django.utils import timezone
 
-from core.exceptions import JobCancelled, JobStateConflict
+from core.exceptions import JobStateConflict
 from core.models import Job, JobStatus
 
+from .job_context import JobContext
 from .job_kinds import JobKind, get_job_kind
-from .job_lifecycle import (
-    announce_job_finished,
-    end_running_job,
-    job_finished,
-    revoke_task,
-    send_to_broker,
-)
-from .job_stream import JobStream
-from .job_watchdog import CancelWatchdog
+from .job_lifecycle import announce_job_finished, enqueue_after_commit, job_finished, revoke_task
+from .job_runner import execute_job
 
 logger = logging.getLogger(__name__)
 
@@ -52,13 +42,15 @@ def start_job(
     owner=None,
     title: str = "",
     subject=None,
+    queue: str | None = None,
     retry_of: Job | None = None,
 ) -> Job:
     """Create a pending job and enqueue it once the current transaction commits.
 
     `subject` is the object the job works on (a saved model instance, or a
     `(content type, id)` pair), so the job can be found from it (`jobs_about(obj)`, the API's
-    subject filter) and scheduled per object.
+    subject filter) and scheduled per object. `queue` overrides the kind's queue (a
+    dedicated worker for large runs, say); a retry keeps it.
     """
     job_kind_ = get_job_kind(kind)
     subject_type, subject_id = subject_key(subject) if subject is not None else (None, "")
@@ -67,13 +59,13 @@ def start_job(
         title=title[:255],
         params=params or {},
         owner=owner if owner is not None and owner.is_authenticated else None,
-        queue=job_kind_.queue,
+        queue=queue or job_kind_.queue,
         subject_type=subject_type,
         subject_id=subject_id,
         retry_of=retry_of,
         celery_task_id=str(uuid.uuid4()),
     )
-    transaction.on_commit(lambda: _enqueue(job))
+    enqueue_after_commit(job)
     return job
 
 
@@ -91,10 +83,6 @@ def jobs_about(obj):
     """The jobs whose subject is `obj`, newest first."""
     subject_type, subject_id = subject_key(obj)
     return Job.objects.filter(subject_type=subject_type, subject_id=subject_id)
-
-
-def _enqueue(job: Job) -> None:
-    send_to_broker(job)
 
 
 def cancel_job(job_id) -> Job:
@@ -137,133 +125,9 @@ def retry_job(job_id, *, owner=None) -> Job:
         title=job.title,
         # The same subject, even if its object is gone meanwhile.
         subject=(job.subject_type, job.subject_id) if job.subject_type_id else None,
+        queue=job.queue,
         retry_of=job,
     )
-
-
-class JobContext:
-    """What a running job's handler gets: its job, params, and the log/progress/cancel API."""
-
-    def __init__(self, job: Job, stream: JobStream, watchdog: CancelWatchdog):
-        self.job = job
-        self.params = job.params
-        self._stream = stream
-        self._watchdog = watchdog
-        self._progress = job.progress
-        self._phase = job.phase
-        self._counters = dict(job.counters)
-
-    def log(self, line: str) -> int:
-        """Store and publish one output line; returns its sequence number."""
-        return self._stream.line(line)
-
-    def log_many(self, lines) -> None:
-        self._stream.lines(lines)
-
-    def progress(self, percent: float | None = None, *, phase: str | None = None, **counters):
-        """Record progress (0-100), an optional phase name and counters (merged)."""
-        if percent is not None:
-            self._progress = max(0, min(100, int(percent)))
-        if phase is not None:
-            self._phase = phase[:64]
-        self._counters.update(counters)
-        self._stream.progress(self._progress, self._phase, counters)
-        self.check_cancelled()
-
-    @property
-    def counters(self) -> dict:
-        return dict(self._counters)
-
-    def cancel_requested(self) -> bool:
-        return self._watchdog.cancel_requested.is_set()
-
-    def check_cancelled(self) -> None:
-        """Raise JobCancelled if cancellation was requested (cheap: no query)."""
-        if self._watchdog.cancel_requested.is_set():
-            raise JobCancelled()
-
-    def uninterruptible(self):
-        """Context manager for a short section that must run to its end even when the job
-        is cancelled meanwhile; the cancel is enforced only after it (see job_watchdog)."""
-        return self._watchdog.shield()
-
-    def register_child_process(self, pid: int) -> None:
-        """A child process group (pid == pgid) to kill at once when the job is cancelled."""
-        self._watchdog.children.add(pid)
-
-    def unregister_child_process(self, pid: int) -> None:
-        self._watchdog.children.discard(pid)
-
-
-def execute_job(job_id) -> Job | None:
-    """Run a pending job in this process. Called by the Celery task; tests call it directly."""
-    now = timezone.now()
-    claimed = Job.objects.filter(pk=job_id, status=JobStatus.PENDING).update(
-        status=JobStatus.RUNNING,
-        started_at=now,
-        heartbeat_at=now,
-        attempts=F("attempts") + 1,
-        error="",
-    )
-    if not claimed:
-        logger.info("job %s is not pending any more; not running it", job_id)
-        return None
-    job = Job.objects.get(pk=job_id)
-    kind = get_job_kind(job.kind)
-    stream = JobStream(job.id, start_seq=job.log_line_count)
-    watchdog = CancelWatchdog(
-        job.id,
-        job.celery_task_id,
-        threading.current_thread().ident,
-        timeout_seconds=kind.effective_timeout(settings.JOB_TIMEOUT_SECONDS),
-    )
-    ctx = JobContext(job, stream, watchdog)
-    # Through the stream: ordered with the job's first lines, on the stream's own connection.
-    stream.progress(0, "started", {})
-    watchdog.start()
-    result, error = {}, ""
-    try:
-        try:
-            result = kind.handler(ctx) or {}
-            status = JobStatus.COMPLETED
-        finally:
-            watchdog.stop()
-    except JobCancelled:
-        if watchdog.timed_out:
-            status, error = JobStatus.FAILED, watchdog.timeout_message()
-            ctx.log(error)
-        else:
-            status, error = JobStatus.CANCELLED, "Cancelled by request."
-            ctx.log("Job cancelled.")
-    except Exception as exc:
-        status = JobStatus.FAILED
-        error = f"{type(exc).__name__}: {exc}\n\n{traceback.format_exc()}"
-        ctx.log_many(["Job failed:", *traceback.format_exc().rstrip().splitlines()])
-        logger.exception("job %s (%s) failed", job.id, job.kind)
-    watchdog.stop()  # again: an interrupt may have landed inside the first stop()
-    stream.drain()
-    update = {
-        "status": status,
-        "finished_at": timezone.now(),
-        "error": error,
-        "result": result,
-        "counters": ctx.counters,
-        "log_line_count": stream.seq,
-    }
-    if status == JobStatus.COMPLETED:
-        update["progress"] = 100
-    # Only a job still marked running is finished here: the watchdog may have already
-    # recorded a forced cancellation.
-    Job.objects.filter(pk=job.id, status=JobStatus.RUNNING).update(**update)
-    stream.close()
-    job.refresh_from_db()
-    announce_job_finished(job)
-    return job
-
-
-def force_cancel(job_id, reason: str) -> bool:
-    """Mark a running job cancelled without its cooperation (watchdog / housekeeping)."""
-    return end_running_job(job_id, JobStatus.CANCELLED, reason)
 
 
 __all__ = [
@@ -271,7 +135,6 @@ __all__ = [
     "announce_job_finished",
     "cancel_job",
     "execute_job",
-    "force_cancel",
     "job_finished",
     "jobs_about",
     "retry_job",

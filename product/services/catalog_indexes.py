@@ -209,14 +209,14 @@ def start_restore_job_if_needed():
 
     A job queued longer ago than the beat interval and still pending has most likely lost
     its broker message, and a running one whose heartbeat is older than
-    JOB_STALE_AFTER_SECONDS lost its worker (housekeeping will mark it failed): for either,
+    JOB_LOST_AFTER_SECONDS lost its worker (job_recovery re-queues or fails it): for either,
     another one is started (restores are idempotent and serialised).
     """
     if not SuspendedIndex.objects.exists():
         return None
     now = timezone.now()
     queued_since = now - timedelta(seconds=settings.PRODUCT_INDEX_RESTORE_INTERVAL_SECONDS)
-    alive_since = now - timedelta(seconds=settings.JOB_STALE_AFTER_SECONDS)
+    alive_since = now - timedelta(seconds=settings.JOB_LOST_AFTER_SECONDS)
     active = Job.objects.filter(kind=RESTORE_INDEXES.name).filter(
         Q(status=JobStatus.RUNNING, heartbeat_at__gte=alive_since)
         | Q(status=JobStatus.PENDING, created_at__gte=queued_since)

@@ -414,7 +414,7 @@ def test_a_running_restore_job_whose_worker_died_does_not_block_a_new_one(
     SuspendedIndex.objects.create(
         name=DESCRIPTION, definition=indexes_before[DESCRIPTION], deferred=True
     )
-    silent_since = timezone.now() - timedelta(seconds=settings.JOB_STALE_AFTER_SECONDS + 1)
+    silent_since = timezone.now() - timedelta(seconds=settings.JOB_LOST_AFTER_SECONDS + 1)
     dead = Job.objects.create(
         kind=RESTORE_INDEXES.name, status=JobStatus.RUNNING, heartbeat_at=silent_since
     )

@@ -86,7 +86,7 @@ def test_a_small_catalog_is_deleted_in_the_request(admin, settings, events):
 @pytest.mark.django_db(transaction=True)
 def test_a_large_catalog_is_deleted_by_a_job(client_for, settings, monkeypatch):
     enqueued = []
-    monkeypatch.setattr("core.services.jobs._enqueue", lambda job: enqueued.append(job.pk))
+    monkeypatch.setattr("core.services.job_lifecycle._enqueue", lambda job: enqueued.append(job.pk))
     settings.PRODUCT_BULK_DELETE_INLINE_MAX_ROWS = 10
     many(11)
     admin = client_for("admin")
@@ -185,7 +185,7 @@ def test_price_update_over_a_filter_is_one_update_statement_returning_the_count(
 @pytest.mark.django_db(transaction=True)
 def test_a_price_update_over_many_products_runs_as_a_job(client_for, settings, monkeypatch):
     enqueued = []
-    monkeypatch.setattr("core.services.jobs._enqueue", lambda job: enqueued.append(job.pk))
+    monkeypatch.setattr("core.services.job_lifecycle._enqueue", lambda job: enqueued.append(job.pk))
     settings.PRODUCT_BULK_PRICE_INLINE_MAX_ROWS = 3
     many(4, category="kitchen", price=Decimal("10.00"))
     many(2, category="office", price=Decimal("10.00"))
