@@ -92,6 +92,8 @@ DEFAULT_PATH = "/usr/local/bin:/usr/bin:/bin"
 # Folder of a run's spec and result files, inside its working folder.
 CONTROL_DIR = ".sandbox"
 
+# A label names files in the control folder: no separators, no "..".
+LABEL_RE = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9_.-]{0,99}")
 PROGRESS_RE = re.compile(rf"^{PROGRESS_PREFIX}\s+(\d{{1,3}}(?:\.\d+)?)(?:\s+(.*?))?\s*$")
 
 COMPLETED = "completed"
@@ -121,6 +123,13 @@ class SandboxSpec:
     #: How messages name what ran: "Memory limit exceeded: the script needed more than ...".
     subject: str = "the process"
 
+    def __post_init__(self):
+        if not LABEL_RE.fullmatch(self.label):
+            raise ValueError(f"A sandbox label is a plain file name part, not {self.label!r}.")
+        self.workdir = Path(self.workdir)
+        self.secrets = tuple(self.secrets)
+        self.env_allowlist = tuple(self.env_allowlist)
+
     @classmethod
     def for_callable(cls, reference: str, payload=None, **options) -> SandboxSpec:
         """Call `package.module:function(payload)` in the child; its dict is the summary."""
@@ -138,7 +147,7 @@ class SandboxSpec:
 
     @property
     def control_dir(self) -> Path:
-        return Path(self.workdir) / CONTROL_DIR
+        return self.workdir / CONTROL_DIR
 
     @property
     def result_file(self) -> Path:
@@ -179,11 +188,10 @@ def build_env(spec: SandboxSpec, token: str) -> dict[str, str]:
     env.setdefault("PATH", DEFAULT_PATH)
     env.setdefault("LANG", "C.UTF-8")
     env.setdefault("TZ", "UTC")
-    workdir = Path(spec.workdir)
     env.update(
         {
-            "HOME": str(workdir),
-            "TMPDIR": str(workdir / "tmp"),
+            "HOME": str(spec.workdir),
+            "TMPDIR": str(spec.workdir / "tmp"),
             "PYTHONPATH": str(REPO_ROOT),
             "PYTHONIOENCODING": "utf-8",
             "PYTHONDONTWRITEBYTECODE": "1",
@@ -203,7 +211,7 @@ def child_command(spec_path: Path) -> list[str]:
 
 def _write_spec(spec: SandboxSpec) -> Path:
     spec.control_dir.mkdir(parents=True, exist_ok=True)
-    (Path(spec.workdir) / "tmp").mkdir(exist_ok=True)
+    (spec.workdir / "tmp").mkdir(exist_ok=True)
     spec_path = spec.control_dir / f"{spec.label}.spec.json"
     with contextlib.suppress(FileNotFoundError):
         spec.result_file.unlink()
@@ -450,7 +458,7 @@ def run_sandboxed(
     `on_ended(pgid)` once it is gone. Exceptions from the callbacks (e.g. JobCancelled from a
     progress update) propagate after the process group has been killed and reaped.
     """
-    Path(spec.workdir).mkdir(parents=True, exist_ok=True)
+    spec.workdir.mkdir(parents=True, exist_ok=True)
     spec_path = _write_spec(spec)
     token = uuid.uuid4().hex
     splitter = _LineSplitter(on_lines, on_progress, spec.secrets)

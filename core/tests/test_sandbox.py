@@ -258,6 +258,8 @@ def test_specs_name_a_callable_or_a_command(tmp_path):
         SandboxSpec.for_callable("no_colon_here", workdir=tmp_path)
     with pytest.raises(ValueError):
         SandboxSpec.for_command([], workdir=tmp_path)
+    with pytest.raises(ValueError):
+        SandboxSpec.for_command(["true"], workdir=tmp_path, label="../../elsewhere")
 
 
 def test_no_process_is_left_behind_after_a_normal_end(tmp_path):

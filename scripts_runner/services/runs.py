@@ -223,9 +223,7 @@ class _Runner:
             data_dir=data_dir(),
             job_id=str(ctx.job.id),
             label=label,
-            max_seconds=None
-            if self.deadline is None
-            else max(1.0, self.deadline - time.monotonic()),
+            max_seconds=self._seconds_left(),
             env_allowlist=getattr(settings, "SCRIPTS_ENV_ALLOWLIST", ()),
         )
         limits = script.limits
@@ -245,6 +243,12 @@ class _Runner:
         else:
             ctx.log(f"[{label}] failed: {outcome.message}")
         return outcome
+
+    def _seconds_left(self) -> float | None:
+        """What is left of a workflow's timeout (None outside a workflow)."""
+        if self.deadline is None:
+            return None
+        return max(1.0, self.deadline - time.monotonic())
 
     def single(self, script: type[Script], values: dict) -> dict:
         values = fill_output_defaults(script.parameters, values, self.job_dir)
