@@ -62,7 +62,7 @@ class ScriptExecuteView(APIView):
         tags=["scripts"],
         examples=[
             OpenApiExample(
-                "filter_products",
+                "seed 000's request (outputs go to the job's folder)",
                 request_only=True,
                 value={
                     "script_name": "filter_products",
@@ -72,7 +72,7 @@ class ScriptExecuteView(APIView):
                 },
             ),
             OpenApiExample(
-                "filter_products with every choice",
+                "filter_products with a SKU list and an output",
                 request_only=True,
                 value={
                     "script_name": "filter_products",
