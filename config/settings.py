@@ -254,7 +254,6 @@ CELERY_BEAT_SCHEDULE["webhook.maintain_deliveries"] = {
 }
 
 # --- Script runner --------------------------------------------------------------------------
-# (keys of the scripts_runner app go here)
 # Per-run folders (working directory and HOME of each sandboxed script); empty means
 # DATA_DIR/script_runs, so run outputs are data files like any other.
 SCRIPTS_WORK_DIR = env("SCRIPTS_WORK_DIR", default="")

@@ -1,7 +1,5 @@
 """Signal receivers of the import app (connected in ImportManagerConfig.ready)."""
 
-import logging
-
 from django.db import transaction
 from django.db.models.signals import post_delete
 from django.dispatch import receiver
@@ -12,10 +10,7 @@ from core.services.jobs import job_finished
 from .jobs import CATALOG_IMPORT
 from .models import ImportRun
 from .services.reports import import_summary
-from .services.runs import remove_stored_file
-from .signals import import_completed
-
-logger = logging.getLogger(__name__)
+from .services.runs import remove_stored_file, send_import_completed
 
 
 @receiver(job_finished, dispatch_uid="import_manager.import_completed")
@@ -24,18 +19,7 @@ def announce_import_completed(sender, job, **kwargs):
     after the surrounding transaction (if any) commits, once per import."""
     if job.kind != CATALOG_IMPORT.name or job.status != JobStatus.COMPLETED:
         return
-    summary = import_summary(job)
-
-    def send():
-        for _receiver, response in import_completed.send_robust(
-            sender=ImportRun, job=job, summary=summary
-        ):
-            if isinstance(response, Exception):
-                logger.error(
-                    "an import_completed receiver failed for job %s", job.id, exc_info=response
-                )
-
-    transaction.on_commit(send)
+    send_import_completed(job, import_summary(job))
 
 
 @receiver(post_delete, sender=ImportRun, dispatch_uid="import_manager.remove_file")

@@ -15,7 +15,7 @@ from core.services.job_access import sees_all_jobs
 from .models import ScriptRun
 from .services.credentials import credential_status
 from .services.listing import scripts_grouped
-from .services.parameters import TEXT
+from .services.parameters import TEXT, FilePathParam
 from .services.registry import CATEGORIES, UnknownScript, Workflow, get_script
 from .services.runs import InvalidScriptParameters, start_script_run
 
@@ -45,8 +45,12 @@ def launch_form(script, data=None):
             attrs = {"size": 60}
             if param.type_name in INPUT_TYPES:
                 attrs["type"] = INPUT_TYPES[param.type_name]
-            if param.type_name == "file_path":
-                attrs["placeholder"] = "path inside the data directory"
+            if isinstance(param, FilePathParam):
+                attrs["placeholder"] = (
+                    f"{param.output} in the job's folder"
+                    if param.output
+                    else "path inside the data directory"
+                )
             field = forms.CharField(widget=forms.TextInput(attrs=attrs), strip=False, **common)
             initial = "" if param.default is None else str(param.default)
         field.initial = initial

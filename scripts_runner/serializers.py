@@ -4,12 +4,15 @@ from rest_framework import serializers
 
 from core.api.serializers import StrictSerializer
 
+from .services.registry import CATEGORIES
+
 
 class ParameterValueSerializer(StrictSerializer):
     name = serializers.CharField(max_length=64)
     value = serializers.JSONField(required=False, allow_null=True)
-    # Optional; when given it must be the parameter's type (checked by the one validation path,
-    # which reports a mismatch under the parameter's name).
+    # Optional; when given it must name the parameter's type: seed 000's word (file, string,
+    # integer, boolean, ...) or an alias (checked by the one validation path, which reports a
+    # mismatch under the parameter's name).
     type = serializers.CharField(max_length=32, required=False, allow_blank=True)
 
 
@@ -39,6 +42,12 @@ class LimitsSerializer(serializers.Serializer):
     open_files = serializers.IntegerField()
 
 
+class ParameterBriefSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    type = serializers.CharField(help_text="file, directory, string, integer, boolean, ...")
+    required = serializers.BooleanField()
+
+
 class ScriptSummarySerializer(serializers.Serializer):
     name = serializers.CharField()
     category = serializers.CharField()
@@ -48,16 +57,17 @@ class ScriptSummarySerializer(serializers.Serializer):
     limits = LimitsSerializer()
     credentials = CredentialStatusSerializer(many=True)
     parameter_count = serializers.IntegerField()
-
-
-class ScriptCategorySerializer(serializers.Serializer):
-    category = serializers.CharField()
-    label = serializers.CharField()
-    scripts = ScriptSummarySerializer(many=True)
+    parameters = ParameterBriefSerializer(many=True)
 
 
 class ScriptListSerializer(serializers.Serializer):
-    categories = ScriptCategorySerializer(many=True)
+    """Seed 000's shape: one key per category, each a list of scripts."""
+
+    def get_fields(self):
+        return {
+            key: ScriptSummarySerializer(many=True, label=label)
+            for key, label in CATEGORIES.items()
+        }
 
 
 class ParameterDescriptionSerializer(serializers.Serializer):
@@ -70,6 +80,9 @@ class ParameterDescriptionSerializer(serializers.Serializer):
 
 
 class ScriptDetailSerializer(ScriptSummarySerializer):
+    """Each parameter also carries its type's constraints (min/max, choices, kind,
+    output_default, free_text, ...)."""
+
     category_label = serializers.CharField()
     parameters = ParameterDescriptionSerializer(many=True)
     schema = serializers.DictField(help_text="JSON schema (2020-12) of the parameters.")

@@ -14,19 +14,23 @@ from .serializers import (
     ScriptDetailSerializer,
     ScriptListSerializer,
 )
-from .services.listing import script_detail, scripts_grouped
+from .services.listing import script_detail, scripts_by_category_key
 from .services.registry import UnknownScript
 from .services.runs import parameters_from_items, start_script_run
 
+JOB_CREATED = "Job created successfully"  # seed 000's words
+
 
 class ScriptListView(APIView):
-    """Registered scripts, grouped by category (viewers and up)."""
+    """Registered scripts by category, as seed 000 shows: `{"data_import": [...],
+    "data_processing": [...], "shopify": [...], "maintenance": [...], "workflows": [...]}`
+    (viewers and up)."""
 
     @extend_schema(
         operation_id="scripts_list", responses={200: ScriptListSerializer}, tags=["scripts"]
     )
     def get(self, request):
-        return Response({"categories": scripts_grouped()})
+        return Response(scripts_by_category_key())
 
 
 class ScriptDetailView(APIView):
@@ -45,7 +49,8 @@ class ScriptDetailView(APIView):
 
 
 class ScriptExecuteView(APIView):
-    """Validate the parameters and start a run (operators and up); 202 with the job's id.
+    """Validate the parameters and start a run (operators and up); 202 with the job's id
+    and seed 000's message. Outputs not given go to the job's own folder.
 
     Every problem is reported at once, by parameter name, in `error.fields`.
     """
@@ -57,17 +62,28 @@ class ScriptExecuteView(APIView):
         tags=["scripts"],
         examples=[
             OpenApiExample(
-                "filter_products",
+                "seed 000's request (outputs go to the job's folder)",
                 request_only=True,
                 value={
                     "script_name": "filter_products",
                     "parameters": [
-                        {"name": "input_file", "value": "feeds/products.csv", "type": "file_path"},
-                        {"name": "reference", "value": "catalog", "type": "choice"},
-                        {"name": "output_file", "value": "feeds/kept.csv", "type": "file_path"},
+                        {"name": "input_file", "value": "/path/to/file.csv", "type": "file"}
                     ],
                 },
-            )
+            ),
+            OpenApiExample(
+                "filter_products with a SKU list and an output",
+                request_only=True,
+                value={
+                    "script_name": "filter_products",
+                    "parameters": [
+                        {"name": "input_file", "value": "feeds/products.csv", "type": "file"},
+                        {"name": "reference", "value": "sku_file", "type": "choice"},
+                        {"name": "sku_file", "value": "feeds/skus.txt", "type": "file"},
+                        {"name": "output_file", "value": "feeds/kept.csv", "type": "file"},
+                    ],
+                },
+            ),
         ],
     )
     def post(self, request):
@@ -85,7 +101,7 @@ class ScriptExecuteView(APIView):
         return Response(
             {
                 "job_id": job.id,
-                "message": f"Script '{data['script_name']}' queued; follow it at /ws/jobs/.",
+                "message": JOB_CREATED,
                 "script_name": data["script_name"],
             },
             status=status.HTTP_202_ACCEPTED,

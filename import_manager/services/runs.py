@@ -1,22 +1,27 @@
-"""Starting catalog imports and running them as jobs (what views and jobs.py call)."""
+"""Starting catalog imports and running them as jobs (what views, jobs.py and other apps'
+jobs call: `import_file` is the one way a job imports a file)."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import shutil
 from pathlib import Path
 
 from django.conf import settings
 from django.db import transaction
+from django.utils import timezone
 
 from core.exceptions import PlatformError
-from core.models import Job
+from core.models import Job, JobStatus
 from core.services.jobs import JobContext, start_job
 
 from ..jobs import CATALOG_IMPORT
 from ..models import ImportRowError, ImportRun, ImportSource
+from ..signals import import_completed
 from .columns import ImportFileError
 from .importer import ImportOptions, import_catalog_file
+from .reports import SUMMARY_FIELDS
 
 logger = logging.getLogger(__name__)
 
@@ -96,7 +101,7 @@ def run_import_job(ctx: JobContext) -> dict:
             "dry_run": bool(params.get("dry_run")),
         },
     )
-    try:
+    with _file_problems_recorded(ctx, ctx.job):
         if params.get("source") == ImportSource.URL:
             from .fetch import download_feed
 
@@ -112,18 +117,94 @@ def run_import_job(ctx: JobContext) -> dict:
         path = data_path(run.stored_path)
         if not path.is_file():
             raise ImportFileError("The import file is gone (it may have been cleaned up).")
-        options = ImportOptions(
-            file_format=run.file_format or None,
-            dry_run=run.dry_run,
-            filename=run.filename,
-            job_id=ctx.job.id,
-        )
-        return import_catalog_file(path, ctx, options)
+    return import_file(path, ctx, job=ctx.job)
+
+
+def import_file(
+    path: Path,
+    ctx,
+    *,
+    job: Job,
+    filename: str = "",
+    file_format: str | None = None,
+    dry_run: bool = False,
+) -> dict:
+    """Import the file at `path` as the import of `job`; returns the import's summary.
+
+    The one entry point for a job that imports a file: a `catalog.import` job (upload, feed)
+    and a step of another job (scripts_runner's `full_import` workflow) alike. It records the
+    job's ImportRun (kept as is when the launch created it; `filename`, `file_format` and
+    `dry_run` describe a new one), imports with `ctx`'s log and progress (see
+    `import_catalog_file`; row errors are stored against the job) and announces the import
+    with `import_completed` after commit: for a `catalog.import` job once the job's final
+    state is stored (receivers.py), for an import that is one step of a larger job as soon
+    as the import has finished, with the import's own figures (the job goes on).
+    """
+    path = Path(path)
+    run, _ = ImportRun.objects.get_or_create(
+        job=job,
+        defaults={
+            "filename": (filename or path.name)[:255],
+            "file_format": file_format or "",
+            "source": ImportSource.UPLOAD,  # a file the platform holds, as an upload
+            "stored_path": _stored_path(path),
+            "file_size": path.stat().st_size if path.is_file() else None,
+            "dry_run": dry_run,
+        },
+    )
+    options = ImportOptions(
+        file_format=run.file_format or None,
+        dry_run=run.dry_run,
+        filename=run.filename,
+        job_id=job.id,
+    )
+    started_at = timezone.now()
+    with _file_problems_recorded(ctx, job):
+        result = import_catalog_file(path, ctx, options)
+    if job.kind != CATALOG_IMPORT.name:
+        summary = {
+            "job_id": str(job.id),
+            **{name: result.get(name) for name in SUMMARY_FIELDS},
+            "status": JobStatus.COMPLETED,  # the import's; its job is still running
+            "started_at": started_at.isoformat(),
+            "completed_at": timezone.now().isoformat(),
+        }
+        send_import_completed(job, summary)
+    return result
+
+
+def send_import_completed(job: Job, summary: dict) -> None:
+    """Send `import_completed` (job, summary) once the current transaction commits."""
+
+    def send():
+        for _receiver, response in import_completed.send_robust(
+            sender=ImportRun, job=job, summary=summary
+        ):
+            if isinstance(response, Exception):
+                logger.error(
+                    "an import_completed receiver failed for job %s", job.id, exc_info=response
+                )
+
+    transaction.on_commit(send)
+
+
+@contextlib.contextmanager
+def _file_problems_recorded(ctx, job: Job):
+    try:
+        yield
     except PlatformError as exc:
         # The file as a whole failed (format, header, feed): say why beside the row errors.
-        ImportRowError.objects.create(job_id=ctx.job.id, message=exc.message[:500])
+        ImportRowError.objects.create(job_id=job.id, message=exc.message[:500])
         ctx.log(f"Import failed: {exc.message}")
         raise
+
+
+def _stored_path(path: Path) -> str:
+    """`path` relative to DATA_DIR, or "" for a file elsewhere (not kept with the run)."""
+    try:
+        return relative_data_path(path)
+    except ValueError:
+        return ""
 
 
 def remove_stored_file(run: ImportRun) -> None:

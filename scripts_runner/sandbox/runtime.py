@@ -9,10 +9,11 @@ import os
 import sys
 from pathlib import Path
 
+from core.sandbox.protocol import ChildError, progress_line
 from scripts_runner.services.credentials import env_name
 
 
-class ScriptError(Exception):
+class ScriptError(ChildError):
     """Raised by a script to fail with a clear message (no traceback in the log)."""
 
 
@@ -33,9 +34,7 @@ class RunContext:
 
     def progress(self, percent: float, message: str = "") -> None:
         """Report progress 0-100; the worker turns the line into a `job_progress` event."""
-        percent = max(0, min(100, int(percent)))
-        message = " ".join(str(message).split())  # one line, whatever the caller passed
-        print(f"PROGRESS {percent} {message}".rstrip())
+        print(progress_line(percent, message))
 
     def credential(self, name: str) -> str | None:
         """The value of a credential the script declared, or None when not configured."""

@@ -120,7 +120,7 @@ class CategorizeProducts(Script):
     parameters = [
         FilePathParam("input_file", required=True, extensions=PRODUCT_EXTENSIONS),
         FilePathParam("rules_file", required=True, extensions=[".json", ".csv"]),
-        FilePathParam("output_file", required=True, must_exist=False, extensions=[".csv"]),
+        FilePathParam("output_file", extensions=[".csv"], output="categorized.csv"),
         FilePathParam(
             "unmatched_file",
             must_exist=False,
@@ -136,13 +136,15 @@ class CategorizeProducts(Script):
             # Taxonomy paths use ">" ("Apparel > Shoes"), which the shell deny-list refuses;
             # the value only ever lands in a CSV cell, and the pattern bounds it instead.
             pattern=r"[\w &>/,.'()+-]+",
-            deny_unsafe=False,
-            help="Category given to unmatched products (they are still reported).",
+            free_text=True,
+            help="Category given to unmatched products (they are still reported). Free text "
+            "(a taxonomy path such as 'Apparel > Shoes'): not checked for SQL patterns, it "
+            "only lands in a CSV cell.",
         ),
     ]
 
     def check(self, values):
-        if values["output_file"] == values["input_file"]:
+        if values.get("output_file") == values["input_file"]:
             return {"output_file": ["Must differ from the input file."]}
         return {}
 

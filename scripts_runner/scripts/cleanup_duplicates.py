@@ -86,10 +86,7 @@ class CleanupDuplicates(Script):
         ),
         BooleanParam("dry_run", default=True, help="Only report; delete nothing."),
         FilePathParam(
-            "report_file",
-            must_exist=False,
-            extensions=[".csv"],
-            help="CSV report (default: duplicates.csv in the run's folder).",
+            "report_file", extensions=[".csv"], output="duplicates.csv", help="CSV report."
         ),
     ]
 
@@ -115,7 +112,7 @@ class CleanupDuplicates(Script):
             groups.extend(same for same in by_hash.values() if len(same) > 1)
         ctx.progress(60, "exact duplicates found")
 
-        report_path = Path(params.get("report_file") or ctx.job_dir / "duplicates.csv")
+        report_path = Path(params["report_file"])
         deleted = freed = 0
         duplicates = set()
         with open_output(report_path) as handle:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from scripts_runner.services.parameters import BooleanParam, FilePathParam, StringParam
 from scripts_runner.services.paths import open_output
-from scripts_runner.services.registry import SHOPIFY, Limits, Script, register
+from scripts_runner.services.registry import DATA_PROCESSING, Limits, Script, register
 
 from ._products import CORE_COLUMNS, PRODUCT_EXTENSIONS, ProductFile, find_column
 
@@ -83,7 +83,7 @@ def normalise(kind: str, value: str) -> str:
 @register
 class CreateMetafields(Script):
     name = "create_metafields"
-    category = SHOPIFY
+    category = DATA_PROCESSING
     description = (
         "Generate Shopify metafields (namespace, key, type, value) from product attribute "
         "columns and a JSON `attributes` column, with one inferred type per key; writes JSON "
@@ -112,8 +112,8 @@ class CreateMetafields(Script):
             default=True,
             help="Also turn the keys of an `attributes` JSON column into metafields.",
         ),
-        FilePathParam("output_json", required=True, must_exist=False, extensions=[".json"]),
-        FilePathParam("output_csv", must_exist=False, extensions=[".csv"]),
+        FilePathParam("output_json", extensions=[".json"], output="metafields.json"),
+        FilePathParam("output_csv", extensions=[".csv"], output="metafields.csv"),
     ]
 
     def run(self, params, ctx):

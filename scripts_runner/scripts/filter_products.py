@@ -53,7 +53,7 @@ class FilterProducts(Script):
         ChoiceParam(
             "reference",
             choices=[(SKU_FILE, "A SKU list file"), (CATALOG, "The catalog")],
-            default=SKU_FILE,
+            help="Default: the SKU list file when one is given, else the catalog.",
         ),
         FilePathParam(
             "sku_file",
@@ -71,13 +71,7 @@ class FilterProducts(Script):
             "sku_column", default="sku", max_length=100, pattern=r"[\w .\-]+", help="SKU column."
         ),
         BooleanParam("drop_duplicates", default=True, help="Reject repeated SKUs (first wins)."),
-        FilePathParam(
-            "output_file",
-            required=True,
-            must_exist=False,
-            extensions=[".csv"],
-            help="Kept rows (CSV).",
-        ),
+        FilePathParam("output_file", extensions=[".csv"], output="kept.csv", help="Kept rows."),
         FilePathParam(
             "rejected_file",
             must_exist=False,
@@ -86,13 +80,19 @@ class FilterProducts(Script):
         ),
     ]
 
+    def complete(self, values):
+        if "reference" not in values:
+            return {**values, "reference": SKU_FILE if values.get("sku_file") else CATALOG}
+        return values
+
     def check(self, values):
         errors = {}
         if values["reference"] == SKU_FILE and not values.get("sku_file"):
             errors["sku_file"] = ["Required when the reference is a SKU list file."]
-        if values["output_file"] == values["input_file"]:
+        if values.get("output_file") == values["input_file"]:
             errors["output_file"] = ["Must differ from the input file."]
-        if values.get("rejected_file") in (values["input_file"], values["output_file"]):
+        rejected = values.get("rejected_file")
+        if rejected and rejected in (values["input_file"], values.get("output_file")):
             errors["rejected_file"] = ["Must differ from the input and output files."]
         return errors
 

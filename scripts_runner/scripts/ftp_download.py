@@ -82,7 +82,7 @@ class FtpDownload(Script):
             pattern=r"[\w .*?!\[\]-]+",
             help="Glob on file names, e.g. products_*.csv.",
         ),
-        FilePathParam("dest_dir", required=True, kind="dir", must_exist=False),
+        FilePathParam("dest_dir", kind="dir", output="download"),
         BooleanParam("resume", default=True, help="Continue partial downloads."),
         ChoiceParam(
             "verify",

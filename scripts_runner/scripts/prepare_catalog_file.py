@@ -43,7 +43,7 @@ class PrepareCatalogFile(Script):
     limits = Limits(cpu_seconds=900, memory_mb=1024, file_size_mb=4096, open_files=64)
     parameters = [
         FilePathParam("input_file", required=True, extensions=PRODUCT_EXTENSIONS),
-        FilePathParam("output_file", required=True, must_exist=False, extensions=[".csv"]),
+        FilePathParam("output_file", extensions=[".csv"], output="catalog_import.csv"),
         BooleanParam("active", default=True, help="is_active for rows that do not say."),
         StringParam(
             "currency", max_length=3, pattern=r"[A-Z]{3}", help="Currency for rows without one."
@@ -51,7 +51,7 @@ class PrepareCatalogFile(Script):
     ]
 
     def check(self, values):
-        if values["output_file"] == values["input_file"]:
+        if values.get("output_file") == values["input_file"]:
             return {"output_file": ["Must differ from the input file."]}
         return {}
 

@@ -106,9 +106,9 @@ class ShopifyUpload(Script):
         BooleanParam("dry_run", default=False, help="Look products up, change nothing."),
         FilePathParam(
             "report_file",
-            must_exist=False,
             extensions=[".csv"],
-            help="Per-product report (default: shopify_report.csv in the run's folder).",
+            output="shopify_report.csv",
+            help="Per-product report.",
         ),
     ]
 
@@ -125,7 +125,7 @@ class ShopifyUpload(Script):
         sku_column = find_column(products.columns, "sku", what="SKU column")
         metafields = self._metafields(params.get("metafields_file"))
         rows = [row for row in products]
-        report_path = Path(params.get("report_file") or ctx.job_dir / "shopify_report.csv")
+        report_path = Path(params["report_file"])
         client = ShopifyClient(
             params["shop_domain"],
             token,

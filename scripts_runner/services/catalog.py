@@ -56,13 +56,19 @@ class _ImportContext:
 def import_catalog_file(path: str | Path, step, *, dry_run: bool = False) -> dict:
     """Import a file in the catalog format (see `prepare_catalog_file`) into the catalog.
 
-    Runs in the worker through import_manager's public service, with the step's log and
-    progress; row errors are stored against the workflow's job. Returns the import summary.
+    Runs in the worker through the import app's service for a job's import, the one an
+    upload's job uses too: it records the workflow job's ImportRun, stores row errors against
+    the job and sends `import_completed` (so the `import.completed` webhook) once the import
+    has finished. Returns the import summary.
     """
-    from import_manager.services.importer import ImportOptions
-    from import_manager.services.importer import import_catalog_file as run_import
+    from import_manager.services.runs import import_file
 
-    options = ImportOptions(
-        file_format="csv", dry_run=dry_run, filename=Path(path).name, job_id=step.job_id
+    path = Path(path)
+    return import_file(
+        path,
+        _ImportContext(step),
+        job=step.job.job,
+        filename=path.name,
+        file_format="csv",
+        dry_run=dry_run,
     )
-    return run_import(Path(path), _ImportContext(step), options)

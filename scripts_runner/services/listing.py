@@ -1,4 +1,4 @@
-"""How scripts are described to clients (API, admin): summaries, details, JSON schema."""
+"""How scripts are described to clients (API, admin, CLI): summaries, details, JSON schema."""
 
 from __future__ import annotations
 
@@ -17,6 +17,9 @@ def script_summary(script: type[Script]) -> dict:
         "limits": script.limits.as_dict(),
         "credentials": credential_status(script),
         "parameter_count": len(script.parameters),
+        "parameters": [
+            {"name": p.name, "type": p.type_name, "required": p.required} for p in script.parameters
+        ],
     }
 
 
@@ -31,8 +34,17 @@ def script_detail(name: str) -> dict:
     }
 
 
+def scripts_by_category_key() -> dict[str, list[dict]]:
+    """`GET /api/scripts` as seed 000 shows it: {category: [script summaries]} for every
+    category, in a fixed order (data_import, data_processing, shopify, maintenance,
+    workflows)."""
+    return {
+        key: [script_summary(s) for s in scripts] for key, _label, scripts in scripts_by_category()
+    }
+
+
 def scripts_grouped() -> list[dict]:
-    """Every category (in a fixed order) with its scripts."""
+    """Every category (in a fixed order) with its label and scripts (admin, CLI)."""
     return [
         {"category": key, "label": label, "scripts": [script_summary(s) for s in scripts]}
         for key, label, scripts in scripts_by_category()

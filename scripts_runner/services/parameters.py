@@ -10,6 +10,12 @@ Values arrive in one of three shapes, named by `source`:
   ("42", "true", "a,b", "2024-05-01").
 Either way a parameter's `clean` returns the JSON-serialisable value stored on the job:
 Decimal as a string, dates as ISO strings, file paths as real absolute paths.
+
+Each type has the word of seed 000's API (`type` of a parameter in `POST /api/scripts/execute`
+and `GET /api/scripts/{name}`): file, directory, string, integer, decimal, boolean, choice,
+multi_choice, date, url. A declared `type` may also be the word a type had before (`file_path`)
+or the JSON type of its value (`string` for a choice, a date or a URL; `number` for a decimal;
+`array` for a multi-choice; `file` for a directory).
 """
 
 from __future__ import annotations
@@ -29,10 +35,12 @@ TEXT = "text"
 _NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 _MISSING = object()
 
-# Defence in depth only: scripts use parameterised queries and never a shell, but a value that
-# looks like an injection attempt is refused before it gets anywhere near one.
+_CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+# Seed 000, security 3: string parameters are checked for SQL patterns. Defence in depth:
+# scripts use parameterised queries and never a shell, but a value that looks like an
+# injection attempt is refused before it gets anywhere near one.
 _UNSAFE_PATTERNS = [
-    (re.compile(r"[\x00-\x08\x0a-\x1f\x7f]"), "control characters"),
+    (_CONTROL_CHARACTERS, "control characters"),
     (re.compile(r"[;`|<>]|\$\(|\$\{|&&"), "shell metacharacters"),
     (re.compile(r"--|/\*|\*/"), "an SQL comment"),
     (
@@ -78,7 +86,10 @@ class Parameter:
     `describe()` / `schema()` tell a client how to render and pre-check a form field.
     """
 
+    #: The seed document's word for the type (what GET /api/scripts/{name} shows).
     type_name = "any"
+    #: Other words a client may declare for it (see the module docstring).
+    type_aliases: tuple[str, ...] = ()
 
     def __init__(
         self,
@@ -100,6 +111,10 @@ class Parameter:
         self.default = default
 
     # -- validation ----------------------------------------------------------------------
+    def accepts_type(self, word: str) -> bool:
+        """Whether a client's declared `type` names this parameter's type."""
+        return word == self.type_name or word in self.type_aliases
+
     def clean(self, value, context: ValidationContext):
         raise NotImplementedError
 
@@ -137,6 +152,14 @@ class Parameter:
 
 
 class StringParam(Parameter):
+    """Text, checked for SQL and shell patterns (see _UNSAFE_PATTERNS) unless `free_text`.
+
+    `free_text=True` is for a value that must accept any wording (a category name with `>`,
+    a regular expression) and never reaches SQL or a shell; its help text must say "free text"
+    so the user knows, and scripts_runner/README.md lists every such parameter. Control
+    characters are refused either way.
+    """
+
     type_name = "string"
 
     def __init__(
@@ -146,17 +169,17 @@ class StringParam(Parameter):
         min_length: int = 0,
         max_length: int = 1000,
         pattern: str | None = None,
-        deny_unsafe: bool = True,
+        free_text: bool = False,
         **kwargs,
     ):
         super().__init__(name, **kwargs)
+        if free_text and "free text" not in self.help.lower():
+            raise ValueError(f"Parameter {name!r} is free text: its help text must say so.")
         self.min_length = min_length
         self.max_length = max_length
         self.pattern = pattern
         self._regex = re.compile(pattern) if pattern else None
-        # Off only for values that are used as a regular expression or glob, never as SQL
-        # or a shell word (they need `|`, `(`, `$`, ...).
-        self.deny_unsafe = deny_unsafe
+        self.free_text = free_text
 
     def clean(self, value, context):
         if not isinstance(value, str):
@@ -170,17 +193,23 @@ class StringParam(Parameter):
             problems.append(f"Must match the pattern {self.pattern}.")
         if "\x00" in value:
             problems.append("Must not contain NUL bytes.")
-        elif self.deny_unsafe and (reason := unsafe_reason(value)):
+        elif reason := self._unsafe(value):
             problems.append(f"Contains {reason}, which is not allowed.")
         if problems:
             raise ParameterInvalid(*problems)
         return value
+
+    def _unsafe(self, value: str) -> str | None:
+        if not self.free_text:
+            return unsafe_reason(value)
+        return "control characters" if _CONTROL_CHARACTERS.search(value) else None
 
     def constraints(self):
         return {
             "min_length": self.min_length,
             "max_length": self.max_length,
             "pattern": self.pattern,
+            "free_text": self.free_text,
         }
 
     def json_schema(self):
@@ -237,6 +266,7 @@ class DecimalParam(Parameter):
     string so no float ever touches the value."""
 
     type_name = "decimal"
+    type_aliases = ("number",)
     _TEXT_RE = re.compile(r"^[+-]?(\d{1,20}(\.\d{0,12})?|\.\d{1,12})$")
 
     def __init__(
@@ -311,6 +341,7 @@ class BooleanParam(Parameter):
 
 class ChoiceParam(Parameter):
     type_name = "choice"
+    type_aliases = ("string",)
 
     def __init__(self, name, *, choices, **kw):
         super().__init__(name, **kw)
@@ -334,6 +365,7 @@ class ChoiceParam(Parameter):
 
 class MultiChoiceParam(Parameter):
     type_name = "multi_choice"
+    type_aliases = ("array",)
 
     def __init__(self, name, *, choices, min_items: int = 0, max_items: int | None = None, **kw):
         super().__init__(name, **kw)
@@ -390,6 +422,7 @@ class MultiChoiceParam(Parameter):
 
 class DateParam(Parameter):
     type_name = "date"
+    type_aliases = ("string",)
 
     def __init__(self, name, *, min_value: dt.date | None = None, max_value=None, **kw):
         super().__init__(name, **kw)
@@ -424,6 +457,7 @@ class DateParam(Parameter):
 
 class UrlParam(Parameter):
     type_name = "url"
+    type_aliases = ("string",)
 
     def __init__(self, name, *, schemes=("https", "http"), max_length: int = 2048, **kw):
         super().__init__(name, **kw)
@@ -462,10 +496,10 @@ class FilePathParam(Parameter):
     """A file or directory inside the data directory (see services/paths.py).
 
     `must_exist` for inputs; outputs (`must_exist=False`) may be new but are still confined.
-    `extensions` (e.g. [".csv", ".json"]) restricts file names.
+    `extensions` (e.g. [".csv", ".json"]) restricts file names. `output="kept.csv"` marks an
+    output that, when not given, is written into the job's own folder under that name (see
+    `fill_output_defaults`; the worker fills it in, since the folder exists only then).
     """
-
-    type_name = "file_path"
 
     def __init__(
         self,
@@ -474,14 +508,25 @@ class FilePathParam(Parameter):
         kind: str = FILE,
         must_exist: bool = True,
         extensions: list[str] | None = None,
+        output: str | None = None,
         **kw,
     ):
+        if output is not None:
+            if kw.get("required") or kw.get("default") is not None:
+                raise ValueError(f"Output {name!r} defaults to the job's folder: not required.")
+            must_exist = False
+            where = f"Default: {output} in the job's folder."
+            kw["help"] = f"{kw['help']} {where}" if kw.get("help") else where
         super().__init__(name, **kw)
         if kind not in (FILE, DIRECTORY):
             raise ValueError("kind must be 'file' or 'dir'")
         self.kind = kind
+        self.type_name = "file" if kind == FILE else "directory"
+        # "file_path": this API's word before it took the seed's; a directory is a file too.
+        self.type_aliases = ("file_path",) if kind == FILE else ("file_path", "file")
         self.must_exist = must_exist
         self.extensions = [ext.lower() for ext in extensions] if extensions else None
+        self.output = output
 
     def clean(self, value, context):
         try:
@@ -493,7 +538,12 @@ class FilePathParam(Parameter):
         return str(path)
 
     def constraints(self):
-        return {"kind": self.kind, "must_exist": self.must_exist, "extensions": self.extensions}
+        return {
+            "kind": self.kind,
+            "must_exist": self.must_exist,
+            "extensions": self.extensions,
+            "output_default": self.output,
+        }
 
     def json_schema(self):
         return {
@@ -505,20 +555,14 @@ class FilePathParam(Parameter):
         }
 
 
-PARAMETER_TYPES = {
-    cls.type_name: cls
-    for cls in (
-        StringParam,
-        IntegerParam,
-        DecimalParam,
-        BooleanParam,
-        ChoiceParam,
-        MultiChoiceParam,
-        DateParam,
-        UrlParam,
-        FilePathParam,
-    )
-}
+def fill_output_defaults(parameters: list[Parameter], values: dict, folder) -> dict:
+    """`values` with every output parameter not given set to its name in `folder` (the
+    job's own folder, created by the worker)."""
+    filled = dict(values)
+    for param in parameters:
+        if isinstance(param, FilePathParam) and param.output and filled.get(param.name) is None:
+            filled[param.name] = str(Path(folder) / param.output)
+    return filled
 
 
 def _normalise_choices(choices) -> list[tuple[str, str]]:
@@ -555,7 +599,7 @@ def validate_values(
             errors[str(name)] = ["Unknown parameter."]
     for name, declared in (declared_types or {}).items():
         param = by_name.get(name)
-        if param is not None and declared and declared != param.type_name:
+        if param is not None and declared and not param.accepts_type(declared):
             errors.setdefault(name, []).append(
                 f"Declared type '{declared}' does not match the parameter's type "
                 f"'{param.type_name}'."

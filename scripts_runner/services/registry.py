@@ -28,6 +28,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
+# The core sandbox's limits; scripts import them from here with the rest of a declaration.
+from core.sandbox.protocol import Limits
+
 from .parameters import Parameter
 
 if TYPE_CHECKING:
@@ -58,24 +61,6 @@ class UnknownScript(LookupError):
     pass
 
 
-@dataclass(frozen=True)
-class Limits:
-    """Resource limits of one sandboxed run (rlimits of the child process)."""
-
-    cpu_seconds: int = 300
-    memory_mb: int = 1024
-    file_size_mb: int = 1024
-    open_files: int = 256
-
-    def as_dict(self) -> dict:
-        return {
-            "cpu_seconds": self.cpu_seconds,
-            "memory_mb": self.memory_mb,
-            "file_size_mb": self.file_size_mb,
-            "open_files": self.open_files,
-        }
-
-
 class Script:
     """Base class of registered scripts. Subclasses set the class attributes and `run`."""
 
@@ -90,6 +75,11 @@ class Script:
     credentials: ClassVar[list[str]] = []
     #: Named credentials passed when configured, and not required.
     optional_credentials: ClassVar[list[str]] = []
+
+    def complete(self, values: dict) -> dict:
+        """Values that depend on other values (e.g. a default that follows from another
+        parameter), filled in once each value passed its own checks, before `check`."""
+        return values
 
     def check(self, values: dict) -> dict[str, list[str]]:
         """Cross-parameter checks after each value passed its own ({name: [messages]})."""

@@ -3,15 +3,14 @@
 Launch: `start_script_run(name, values, owner=..., source=...)` validates every parameter (one
 path for every entry point), stores the validated values on a `scripts.run` job and enqueues it
 on the `scripts` queue. Execution: the `scripts.run` job handler calls `run_script_job(ctx)`,
-which validates the stored values again (a file may have changed since), then runs the script
-in a sandboxed child (services/sandbox.py) — or, for a workflow, each step in turn — streaming
-its output into the job's log and its PROGRESS lines into the job's progress.
+which validates the stored values again (a file may have changed since), fills the outputs
+not given into the job's own folder, then runs the script in the core sandbox
+(`core.services.sandbox`, spec from services/sandbox.py) — or, for a workflow, each step in
+turn — streaming its output into the job's log and its PROGRESS lines into the job's progress.
 """
 
 from __future__ import annotations
 
-import os
-import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,12 +20,13 @@ from django.conf import settings
 from core.exceptions import JobCancelled, PlatformError
 from core.models import Job
 from core.services.jobs import JobContext, start_job
+from core.services.sandbox import CANCELLED, COMPLETED, remove_workdir, run_in_job
 from scripts_runner.jobs import SCRIPT_RUN
 
-from . import sandbox
-from .credentials import credentials_env, missing_credentials
-from .parameters import JSON, ValidationContext, validate_values
+from .credentials import missing_credentials
+from .parameters import JSON, ValidationContext, fill_output_defaults, validate_values
 from .registry import ParentStep, Script, ScriptStep, SkipStep, UnknownScript, Workflow, get_script
+from .sandbox import script_spec
 
 
 class InvalidScriptParameters(PlatformError):
@@ -55,10 +55,7 @@ def job_dir_for(job_id) -> Path:
 
 def remove_job_dir(job_id) -> None:
     """Delete a run's folder (its job is gone), never anything outside the runs' root."""
-    root = os.path.realpath(work_root())
-    folder = os.path.realpath(job_dir_for(job_id))
-    if os.path.dirname(folder) == root and os.path.isdir(folder):
-        shutil.rmtree(folder, ignore_errors=True)
+    remove_workdir(work_root(), str(job_id))
 
 
 def resolve_script(name) -> type[Script]:
@@ -100,6 +97,7 @@ def validate_script_parameters(
     for name, messages in (extra_errors or {}).items():
         errors.setdefault(name, []).extend(messages)
     if not errors:
+        cleaned = script().complete(cleaned)
         errors.update(script().check(cleaned))
     missing = missing_credentials(script)
     if missing:
@@ -218,35 +216,26 @@ class _Runner:
             phase = f"{phase_prefix}{message}" if message else phase_prefix or script.name
             ctx.progress(overall, phase=phase[:64])
 
-        spec = sandbox.ChildSpec(
-            script=script,
-            params=values,
+        spec = script_spec(
+            script,
+            values,
             job_dir=self.job_dir,
             data_dir=data_dir(),
             job_id=str(ctx.job.id),
-            credentials_env=credentials_env(script),
-            extra_env_allowlist=tuple(getattr(settings, "SCRIPTS_ENV_ALLOWLIST", ())),
             label=label,
+            max_seconds=self._seconds_left(),
+            env_allowlist=getattr(settings, "SCRIPTS_ENV_ALLOWLIST", ()),
         )
-        if self.deadline is not None:
-            spec.timeout_override = max(1.0, self.deadline - time.monotonic())
         limits = script.limits
         ctx.log(
             f"[{label}] starting: timeout {spec.timeout:g} s, CPU {limits.cpu_seconds} s, "
             f"memory {limits.memory_mb} MB, file size {limits.file_size_mb} MB, "
             f"open files {limits.open_files}"
         )
-        outcome = sandbox.run_child(
-            spec,
-            on_lines=ctx.log_many,
-            on_progress=on_progress,
-            cancel_requested=ctx.cancel_requested,
-            on_started=ctx.register_child_process,
-            on_ended=ctx.unregister_child_process,
-        )
-        if outcome.status == sandbox.CANCELLED:
+        outcome = run_in_job(ctx, spec, on_progress=on_progress)
+        if outcome.status == CANCELLED:
             raise JobCancelled()
-        if outcome.status == sandbox.COMPLETED:
+        if outcome.status == COMPLETED:
             ctx.log(
                 f"[{label}] finished in {outcome.duration:.2f} s "
                 f"(CPU {outcome.cpu_seconds:.2f} s, {outcome.lines} lines)"
@@ -255,10 +244,17 @@ class _Runner:
             ctx.log(f"[{label}] failed: {outcome.message}")
         return outcome
 
+    def _seconds_left(self) -> float | None:
+        """What is left of a workflow's timeout (None outside a workflow)."""
+        if self.deadline is None:
+            return None
+        return max(1.0, self.deadline - time.monotonic())
+
     def single(self, script: type[Script], values: dict) -> dict:
+        values = fill_output_defaults(script.parameters, values, self.job_dir)
         values = script().prepare(values, self.job_dir)
         outcome = self.child(script, values, label=script.name)
-        if outcome.status != sandbox.COMPLETED:
+        if outcome.status != COMPLETED:
             raise ScriptRunFailed(outcome.error)
         return {
             "script": script.name,
@@ -320,6 +316,8 @@ class _Runner:
             return params
         step_script = get_script(step.script)
         values = validate_script_parameters(step_script, params)
+        step_dir = self.job_dir / "steps" / f"{number:02d}-{step.name}"
+        values = fill_output_defaults(step_script.parameters, values, step_dir)
         values = step_script().prepare(values, self.job_dir)
         outcome = self.child(
             step_script,
@@ -329,7 +327,7 @@ class _Runner:
             high=high,
             phase_prefix=f"{step.name}: ",
         )
-        if outcome.status != sandbox.COMPLETED:
+        if outcome.status != COMPLETED:
             raise ScriptRunFailed(f"{title} failed: {outcome.error}")
         return outcome.summary
 

@@ -5,8 +5,6 @@ imports the real scripts under scripts_runner/scripts/.
 """
 
 import os
-import signal
-import subprocess
 import sys
 import time
 
@@ -27,7 +25,13 @@ class EnvProbe(Script):
     def run(self, params, ctx):
         for name in ("SECRET_KEY", "DATABASE_URL", "REDIS_URL", "DJANGO_SETTINGS_MODULE"):
             print(f"{name}={os.environ.get(name, '<unset>')}")
-        return {"env": sorted(os.environ), "cwd": os.getcwd(), "home": os.environ.get("HOME")}
+        return {
+            "env": sorted(os.environ),
+            "cwd": os.getcwd(),
+            "home": os.environ.get("HOME"),
+            "data_dir": os.environ.get("PLATFORM_DATA_DIR"),
+            "proxy": os.environ.get("HTTPS_PROXY"),
+        }
 
 
 @register
@@ -42,65 +46,6 @@ class MemoryHog(Script):
         while True:
             hoard.append(bytearray(10 * 1024 * 1024))
             print(f"holding {len(hoard) * 10} MB")
-
-
-@register
-class CpuLoop(Script):
-    name = "t_cpu_loop"
-    category = MAINTENANCE
-    timeout = 30
-    limits = Limits(cpu_seconds=1, memory_mb=200, file_size_mb=5, open_files=64)
-
-    def run(self, params, ctx):
-        print("spinning")
-        n = 0
-        while True:
-            n += 1
-
-
-@register
-class FileHog(Script):
-    name = "t_file_hog"
-    category = MAINTENANCE
-    timeout = 30
-    limits = Limits(cpu_seconds=5, memory_mb=200, file_size_mb=1, open_files=64)
-
-    def run(self, params, ctx):
-        with open(ctx.job_dir / "big.bin", "wb") as handle:
-            for _ in range(10):
-                handle.write(b"x" * 512 * 1024)
-                handle.flush()
-        print("wrote everything")  # never reached
-
-
-@register
-class FileOpener(Script):
-    name = "t_open_files"
-    category = MAINTENANCE
-    timeout = 30
-    limits = Limits(cpu_seconds=5, memory_mb=200, file_size_mb=1, open_files=32)
-
-    def run(self, params, ctx):
-        handles = [open(ctx.job_dir / f"f{i}.txt", "w") for i in range(200)]  # noqa: SIM115
-        print(f"opened {len(handles)}")
-
-
-@register
-class Sleeper(Script):
-    """Starts a child and a grandchild that leaves the process group, then sleeps."""
-
-    name = "t_sleeper"
-    category = MAINTENANCE
-    timeout = 120
-    limits = SMALL
-    parameters = [IntegerParam("seconds", default=60, min_value=1, max_value=600)]
-
-    def run(self, params, ctx):
-        child = subprocess.Popen(["sleep", str(params["seconds"])])
-        escaped = subprocess.Popen(["sleep", str(params["seconds"])], start_new_session=True)
-        (ctx.job_dir / "pids.txt").write_text(f"{os.getpid()} {child.pid} {escaped.pid}\n")
-        print(f"sleeping with children {child.pid} {escaped.pid}", flush=True)
-        time.sleep(params["seconds"])
 
 
 @register
@@ -131,7 +76,6 @@ class Chatter(Script):
             print(f"out {i}")
             print(f"err {i}", file=sys.stderr)
             ctx.progress(i * 100 // rounds, f"round {i}")
-        print("PROGRESS 250 not a progress line")
         print("tail end")
         return {"rounds": rounds}
 
@@ -164,9 +108,4 @@ class Failer(Script):
             print(f"working {i}")
         if params["how"] == "error":
             raise ScriptError("the input was bad")
-        if params["how"] == "exit":
-            sys.exit(7)
-        if params["how"] == "signal":
-            sys.stdout.flush()
-            os.kill(os.getpid(), signal.SIGTERM)
         raise RuntimeError("unexpected")

@@ -1,9 +1,16 @@
-"""The scripts API: list by category, detail with JSON schema, execute → 202 or 400."""
+"""The scripts API as seed 000 documents it: list by category, detail with parameters and a
+JSON schema, execute → 202 or 400."""
+
+import csv
 
 import pytest
 from django.db import transaction
 
-from core.models import Job
+from core.models import Job, JobStatus
+from core.services.jobs import execute_job
+from product.models import Product
+from scripts_runner.services.registry import CATEGORIES, all_scripts
+from scripts_runner.services.runs import job_dir_for
 
 pytestmark = pytest.mark.django_db
 
@@ -13,38 +20,70 @@ def operator(client_for, data_dir):
     return client_for("operator")
 
 
-def test_list_groups_every_script_by_category(client_for):
+SEED_CATEGORIES = ["data_import", "data_processing", "shopify", "maintenance", "workflows"]
+
+
+def test_list_is_organised_by_category_as_seed_000_shows(client_for):
     response = client_for("viewer").get("/api/scripts")
     assert response.status_code == 200
-    groups = {group["category"]: group for group in response.json()["categories"]}
-    assert list(groups) == ["data_import", "data_processing", "shopify", "maintenance", "workflows"]
-    names = {c: {s["name"] for s in g["scripts"]} for c, g in groups.items()}
-    assert {"ftp_download"} <= names["data_import"]
-    assert {"filter_products", "categorize_products"} <= names["data_processing"]
-    assert {"create_metafields", "shopify_upload"} <= names["shopify"]
-    assert {"cleanup_duplicates", "emit_lines"} <= names["maintenance"]
-    assert {"full_import"} <= names["workflows"]
-    upload = next(s for s in groups["shopify"]["scripts"] if s["name"] == "shopify_upload")
+    body = response.json()
+    assert list(body) == SEED_CATEGORIES
+    names = {category: [s["name"] for s in scripts] for category, scripts in body.items()}
+    # the document's "Available Scripts", each under its heading
+    assert "ftp_download" in names["data_import"]
+    assert {"filter_products", "create_metafields", "categorize_products"} <= set(
+        names["data_processing"]
+    )
+    assert "shopify_upload" in names["shopify"]
+    assert "cleanup_duplicates" in names["maintenance"]
+    assert "full_import" in names["workflows"]
+    assert sorted(n for listed in names.values() for n in listed) == sorted(
+        script.name for script in all_scripts()
+    )
+    upload = next(s for s in body["shopify"] if s["name"] == "shopify_upload")
+    assert upload["category"] == "shopify"
+    assert upload["description"]
     assert upload["credentials"] == [
         {"name": "shopify_token", "required": True, "configured": False}
     ]
     assert upload["limits"]["memory_mb"] > 0
-    assert client_for("viewer").get("/api/scripts/").status_code == 200
+    assert upload["parameter_count"] == len(upload["parameters"]) > 0
+    assert client_for("viewer").get("/api/scripts/").json() == body
 
 
-def test_detail_gives_parameters_and_a_json_schema(client_for):
+def test_every_category_key_is_a_registry_category():
+    assert list(CATEGORIES) == SEED_CATEGORIES
+
+
+def test_detail_gives_parameters_with_the_documents_type_words(client_for):
     response = client_for("viewer").get("/api/scripts/filter_products")
     assert response.status_code == 200
     body = response.json()
     assert body["name"] == "filter_products" and body["category_label"] == "Data processing"
     schema = body["schema"]
     assert schema["type"] == "object" and schema["additionalProperties"] is False
-    assert set(schema["required"]) == {"input_file", "output_file"}
+    assert schema["required"] == ["input_file"]
     assert schema["properties"]["reference"]["enum"] == ["sku_file", "catalog"]
-    assert schema["properties"]["input_file"]["x-type"] == "file_path"
+    assert schema["properties"]["input_file"]["x-type"] == "file"
     params = {p["name"]: p for p in body["parameters"]}
+    assert {name: p["type"] for name, p in params.items()} == {
+        "input_file": "file",
+        "reference": "choice",
+        "sku_file": "file",
+        "mode": "choice",
+        "sku_column": "string",
+        "drop_duplicates": "boolean",
+        "output_file": "file",
+        "rejected_file": "file",
+    }
     assert params["mode"]["default"] == "keep_listed"
     assert params["mode"]["choices"][0]["value"] == "keep_listed"
+    assert params["output_file"]["output_default"] == "kept.csv"
+    assert params["output_file"]["required"] is False
+    assert "kept.csv in the job's folder" in params["output_file"]["help"]
+    assert params["sku_column"]["free_text"] is False
+    directory = client_for("viewer").get("/api/scripts/ftp_download").json()
+    assert {p["name"]: p["type"] for p in directory["parameters"]}["dest_dir"] == "directory"
 
 
 def test_detail_of_an_unknown_script_is_404(client_for):
@@ -64,9 +103,10 @@ def test_execute_validates_stores_and_queues_a_job(
             {
                 "script_name": "filter_products",
                 "parameters": [
+                    # "file_path": this API's word before the seed's "file", still accepted
                     {"name": "input_file", "value": "in.csv", "type": "file_path"},
-                    {"name": "sku_file", "value": "skus.txt"},
-                    {"name": "output_file", "value": "out/kept.csv", "type": "file_path"},
+                    {"name": "sku_file", "value": "skus.txt", "type": "file"},
+                    {"name": "output_file", "value": "out/kept.csv", "type": "file"},
                     {"name": "drop_duplicates", "value": False, "type": "boolean"},
                 ],
             },
@@ -75,6 +115,7 @@ def test_execute_validates_stores_and_queues_a_job(
     assert response.status_code == 202, response.json()
     body = response.json()
     assert set(body) == {"job_id", "message", "script_name"}
+    assert body["message"] == "Job created successfully"
     job = Job.objects.get(pk=body["job_id"])
     assert job.kind == "scripts.run" and job.queue == "scripts"
     assert job.owner == operator.user
@@ -137,7 +178,6 @@ def test_execute_reports_missing_required_and_path_escapes(operator, data_dir):
     assert response.json()["error"]["fields"] == {
         "input_file": ["'..' is not allowed in paths."],
         "rules_file": ["The path is outside the data directory."],
-        "output_file": ["This parameter is required."],
     }
 
 
@@ -182,3 +222,113 @@ def test_the_stored_job_runs_with_the_validated_values(operator, data_dir):
         "progress_every": 0,
         "fail": False,
     }
+
+
+def _seed_000_request(input_file: str) -> dict:
+    """The request of seed 000 (POST /api/scripts/execute), word for word but the path."""
+    return {
+        "script_name": "filter_products",
+        "parameters": [{"name": "input_file", "value": input_file, "type": "file"}],
+    }
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_documents_literal_request_runs_and_writes_into_the_job_folder(operator, data_dir):
+    """Only `input_file`, as an absolute path: the reference defaults to the catalog and the
+    outputs to the job's own folder."""
+    feed = data_dir / "path" / "to" / "file.csv"
+    feed.parent.mkdir(parents=True)
+    feed.write_text("sku,name\nKNOWN-1,Lamp\nNEW-2,Chair\nknown-1,Lamp again\n")
+    Product.objects.create(sku="KNOWN-1", name="Lamp", price="10.00")
+
+    response = operator.post("/api/scripts/execute", _seed_000_request(str(feed)), format="json")
+
+    assert response.status_code == 202, response.json()
+    body = response.json()
+    assert body["message"] == "Job created successfully"
+    job = Job.objects.get(pk=body["job_id"])
+    assert job.params["parameters"]["input_file"] == str(feed.resolve())
+    assert job.params["parameters"]["reference"] == "catalog"
+    execute_job(job.pk)
+    job.refresh_from_db()
+    assert job.status == JobStatus.COMPLETED, job.error
+    folder = job_dir_for(job.pk)
+    with open(folder / "kept.csv", newline="") as handle:
+        assert [row["sku"] for row in csv.DictReader(handle)] == ["KNOWN-1"]
+    with open(folder / "kept.rejected.csv", newline="") as handle:
+        rejected = {row["sku"]: row["reject_reason"] for row in csv.DictReader(handle)}
+    assert rejected == {"NEW-2": "not_in_reference", "known-1": "duplicate_sku"}
+    summary = job.result["summary"]
+    assert (summary["kept"], summary["rejected"]) == (1, 2)
+    assert summary["output_file"] == str(folder / "kept.csv")
+
+
+def test_an_absolute_path_outside_the_data_directory_is_refused(operator, data_dir, tmp_path):
+    outside = tmp_path / "elsewhere.csv"
+    outside.write_text("sku\nA\n")
+
+    response = operator.post("/api/scripts/execute", _seed_000_request(str(outside)), format="json")
+
+    assert response.status_code == 400
+    assert response.json()["error"]["fields"] == {
+        "input_file": ["The path is outside the data directory."]
+    }
+    assert Job.objects.count() == 0
+
+
+def test_a_missing_input_is_refused_with_its_name(operator, data_dir):
+    response = operator.post(
+        "/api/scripts/execute", _seed_000_request(str(data_dir / "nope.csv")), format="json"
+    )
+    assert response.status_code == 400
+    assert response.json()["error"]["fields"] == {
+        "input_file": ["No such file in the data directory."]
+    }
+
+
+def test_every_parameter_accepts_the_type_word_its_detail_shows(client_for):
+    """For every registered script: declaring each parameter with the `type` that
+    GET /api/scripts/{name} shows is never a type mismatch."""
+    viewer = client_for("viewer")
+    operator = client_for("operator")
+    for script in all_scripts():
+        detail = viewer.get(f"/api/scripts/{script.name}").json()
+        items = [{"name": p["name"], "type": p["type"]} for p in detail["parameters"]]
+        response = operator.post(
+            "/api/scripts/execute",
+            {"script_name": script.name, "parameters": items},
+            format="json",
+        )
+        fields = response.json().get("error", {}).get("fields", {})  # none on a 202
+        mismatches = {
+            name: messages
+            for name, messages in fields.items()
+            if any("Declared type" in message for message in messages)
+        }
+        assert mismatches == {}, script.name
+
+
+@pytest.mark.parametrize(
+    ("script_name", "name", "word", "accepted"),
+    [
+        ("filter_products", "input_file", "file", True),
+        ("filter_products", "input_file", "file_path", True),
+        ("filter_products", "input_file", "string", False),
+        ("filter_products", "mode", "string", True),
+        ("filter_products", "drop_duplicates", "boolean", True),
+        ("filter_products", "drop_duplicates", "string", False),
+        ("ftp_download", "dest_dir", "directory", True),
+        ("ftp_download", "dest_dir", "file", True),
+        ("ftp_download", "port", "integer", True),
+        ("ftp_download", "port", "string", False),
+        ("cleanup_duplicates", "extensions", "array", True),
+    ],
+)
+def test_declared_type_words(operator, data_dir, script_name, name, word, accepted):
+    response = operator.post(
+        "/api/scripts/execute",
+        {"script_name": script_name, "parameters": [{"name": name, "type": word}]},
+        format="json",
+    )
+    messages = response.json().get("error", {}).get("fields", {}).get(name, [])
+    assert any("Declared type" in message for message in messages) is not accepted

@@ -185,7 +185,11 @@ def test_filter_needs_a_sku_file_for_that_reference(data_dir, products_csv):
     with pytest.raises(InvalidScriptParameters) as caught:
         create_script_job(
             "filter_products",
-            {"input_file": "feed/products.csv", "output_file": "feed/products.csv"},
+            {
+                "input_file": "feed/products.csv",
+                "reference": "sku_file",
+                "output_file": "feed/products.csv",
+            },
         )
     assert set(caught.value.fields) == {"sku_file", "output_file"}
 

@@ -1,12 +1,17 @@
 """The full_import workflow: every step for real (FTP on loopback, sandboxed children, the
-catalog import through import_manager, the fake Shopify), and stopping at a failed step."""
+catalog import through import_manager's service — its ImportRun and `import.completed`
+webhook —, the fake Shopify), and stopping at a failed step."""
 
 import json
 
 import pytest
 
 from core.models import JobStatus
+from import_manager.models import ImportRowError, ImportRun
 from product.models import Product
+from webhook.models import DeliveryStatus, EventType, Webhook, WebhookDelivery
+from webhook.services import delivery
+from webhook.tests.helpers import Receiver
 
 from .ftp_server import FTP_PASSWORD, FTP_USER, ftp_server
 from .helpers import log_lines, run_script
@@ -141,3 +146,69 @@ def test_upload_needs_a_shop_and_a_token_at_launch(data_dir, monkeypatch):
     with pytest.raises(InvalidScriptParameters) as caught:
         create_script_job("full_import", workflow_params(21, upload_to_shopify=True))
     assert set(caught.value.fields) == {"shop_domain", "credentials"}
+
+
+@pytest.fixture
+def webhook_receiver(settings, monkeypatch):
+    """A webhook for `import.completed` pointing at a real HTTP server on 127.0.0.1; the
+    delivery attempts are published to a list, not the broker, and made in-process (a session
+    worker started by an e2e test would otherwise race this test for them)."""
+    settings.WEBHOOK_ALLOWED_PRIVATE_NETWORKS = ["127.0.0.0/8"]
+    published = []
+    monkeypatch.setattr(
+        delivery, "_publish", lambda delivery_id, countdown: published.append(delivery_id)
+    )
+    server = Receiver()
+    server.webhook = Webhook.objects.create(
+        url=server.url, event_types=[EventType.IMPORT_COMPLETED]
+    )
+    server.published = published
+    yield server
+    server.close()
+
+
+def test_the_catalog_step_records_its_import_and_sends_import_completed(
+    data_dir, remote, credentials, webhook_receiver
+):
+    (data_dir / "rules.json").write_text(json.dumps(RULES))
+    with ftp_server(remote) as ftp:
+        job = run_script("full_import", workflow_params(ftp.port))
+    assert job.status == JobStatus.COMPLETED, job.error
+
+    run = ImportRun.objects.get(job=job)
+    assert (run.filename, run.file_format, run.dry_run) == ("catalog_import.csv", "csv", False)
+    assert run.stored_path == f"script_runs/{job.pk}/steps/catalog_import.csv"
+    assert not ImportRowError.objects.filter(job=job).exists()
+
+    sent = WebhookDelivery.objects.get(webhook=webhook_receiver.webhook)
+    assert sent.event_type == "import.completed"
+    data = json.loads(sent.request_body)["data"]
+    assert (data["job_id"], data["kind"]) == (str(job.pk), "scripts.run")
+    summary = data["summary"]
+    assert summary["status"] == "completed"
+    assert (summary["filename"], summary["total_rows"], summary["created"]) == (
+        "catalog_import.csv",
+        3,
+        3,
+    )
+    assert summary["completed_at"] >= summary["started_at"]
+
+    assert webhook_receiver.published == [sent.pk]
+    delivery.attempt_delivery(sent.pk)
+    received = webhook_receiver.wait_for(1)
+    assert received[0].json()["data"]["summary"]["created"] == 3
+    sent.refresh_from_db()
+    assert sent.status == DeliveryStatus.SUCCEEDED
+
+
+def test_a_dry_run_catalog_step_is_recorded_and_announced_as_a_dry_run(
+    data_dir, remote, credentials, webhook_receiver
+):
+    (data_dir / "rules.json").write_text(json.dumps(RULES))
+    with ftp_server(remote) as ftp:
+        job = run_script("full_import", workflow_params(ftp.port, catalog_dry_run=True))
+    assert job.status == JobStatus.COMPLETED, job.error
+    assert ImportRun.objects.get(job=job).dry_run is True
+    assert Product.objects.count() == 0
+    sent = WebhookDelivery.objects.get(webhook=webhook_receiver.webhook)
+    assert json.loads(sent.request_body)["data"]["summary"]["dry_run"] is True

@@ -1,7 +1,10 @@
 """Typed parameters: each type's validation from JSON (API) and text (CLI/admin), the
-deny-list, error aggregation by name, and the JSON schema."""
+deny-list (every string parameter of every script), free text, output defaults, error
+aggregation by name, and the JSON schema."""
 
 import datetime as dt
+import re
+from pathlib import Path
 
 import pytest
 
@@ -15,13 +18,17 @@ from scripts_runner.services.parameters import (
     FilePathParam,
     IntegerParam,
     MultiChoiceParam,
+    ParameterInvalid,
     StringParam,
     UrlParam,
     ValidationContext,
+    fill_output_defaults,
     json_schema,
     unsafe_reason,
     validate_values,
 )
+from scripts_runner.services.registry import all_scripts
+from scripts_runner.services.runs import InvalidScriptParameters, validate_script_parameters
 
 
 @pytest.fixture
@@ -228,3 +235,86 @@ def test_json_schema_describes_every_type():
     assert props["t"]["format"] == "date"
     assert props["u"]["format"] == "uri"
     assert props["f"]["x-path-kind"] == "dir" and props["f"]["x-must-exist"] is False
+    assert props["f"]["x-type"] == "directory"
+
+
+def test_output_parameters_default_into_the_job_folder(ctx, tmp_path):
+    params = [
+        FilePathParam("input", required=True),
+        FilePathParam("kept", extensions=[".csv"], output="kept.csv", help="Kept rows."),
+        FilePathParam("report", output="report.csv"),
+    ]
+    cleaned, errors = validate_values(params, {"input": "in.csv", "report": "mine.csv"}, ctx)
+    assert errors == {}
+    assert "kept" not in cleaned  # the job's folder exists only in the worker
+    job_folder = tmp_path / "script_runs" / "job-1"
+    filled = fill_output_defaults(params, cleaned, job_folder)
+    assert filled["kept"] == str(job_folder / "kept.csv")
+    assert filled["report"] == str(ctx.data_dir.resolve() / "mine.csv")  # given: kept as is
+    assert params[1].describe()["help"] == "Kept rows. Default: kept.csv in the job's folder."
+    assert params[1].describe()["output_default"] == "kept.csv"
+    with pytest.raises(ValueError):
+        FilePathParam("out", required=True, output="out.csv")
+
+
+# -- seed 000, security 3: string parameters are checked for SQL patterns ----------------------
+
+SQL_PAYLOADS = [
+    "x' OR '1'='1",
+    "DROP TABLE product",
+    "admin'--",
+    "1 UNION SELECT password FROM core_user",
+    "/* hidden */",
+]
+README = Path(__file__).resolve().parents[1] / "README.md"
+
+
+def string_parameters():
+    """(script, parameter) for every string parameter of every registered script."""
+    return [
+        (script, param)
+        for script in all_scripts()
+        for param in script.parameters
+        if isinstance(param, StringParam)
+    ]
+
+
+@pytest.mark.parametrize("payload", SQL_PAYLOADS)
+def test_every_string_parameter_of_every_script_refuses_sql_patterns(data_dir, payload):
+    """Iterates over the registry, so a new script's parameters are covered automatically."""
+    checked = []
+    for script, param in string_parameters():
+        if param.free_text:
+            continue
+        with pytest.raises(InvalidScriptParameters) as caught:
+            validate_script_parameters(script, {param.name: payload})
+        messages = caught.value.fields.get(param.name, [])
+        assert any("SQL" in message for message in messages), (script.name, param.name, messages)
+        checked.append(f"{script.name}.{param.name}")
+    assert len(checked) >= 10, checked
+
+
+def test_free_text_parameters_say_so_and_are_listed_in_the_readme():
+    free_text = {
+        f"{script.name}.{param.name}" for script, param in string_parameters() if param.free_text
+    }
+    for script, param in string_parameters():
+        if param.free_text:
+            assert "free text" in param.help.lower(), (script.name, param.name)
+    section = README.read_text().split("### Free-text parameters", 1)[1].split("\n#", 1)[0]
+    listed = set(re.findall(r"^- `([a-z_]+\.[a-z_]+)`", section, flags=re.MULTILINE))
+    assert listed == free_text
+
+
+def test_a_free_text_parameter_must_say_so_in_its_help():
+    with pytest.raises(ValueError):
+        StringParam("note", free_text=True, help="Anything.")
+    note = StringParam("note", free_text=True, help="Free text: any wording.")
+    context = ValidationContext(data_dir=Path("/"), source=JSON)
+    assert note.clean("Apparel > Shoes -- sale; 50% off", context) == (
+        "Apparel > Shoes -- sale; 50% off"
+    )
+    with pytest.raises(ParameterInvalid) as caught:
+        note.clean("two\nlines", context)
+    assert caught.value.messages == ["Contains control characters, which is not allowed."]
+    assert note.describe()["free_text"] is True
