@@ -39,7 +39,7 @@ for _dir in (DATA_DIR, LOG_DIR, JOB_LOG_DIR):
     _dir.mkdir(parents=True, exist_ok=True)
 
 DJANGO_APPS = [
-    "django.contrib.admin",
+    "config.apps.ConsoleAdminConfig",  # django.contrib.admin; its site is the operator console
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
