@@ -11,7 +11,7 @@ import socket
 import sys
 from pathlib import Path
 
-from devtools import ROOT, VAR_DIR, say
+from devtools import ROOT, VAR_DIR, rel, say
 from devtools.procs import manage
 from devtools.services import embedded_services
 from devtools.stack import FLOWER_CONFIG, UVICORN_WS_ARGS, WORKER_QUEUES
@@ -126,7 +126,7 @@ def _ensure_flower_credentials() -> str:
         return "credentials from FLOWER_BASIC_AUTH"
     password = _local_secret(FLOWER_PASSWORD_FILE, nbytes=24)
     os.environ["FLOWER_BASIC_AUTH"] = f"flower:{password}"
-    return f"user flower, password in {FLOWER_PASSWORD_FILE.relative_to(ROOT)}"
+    return f"user flower, password in {rel(FLOWER_PASSWORD_FILE)}"
 
 
 def _local_secret(path: Path, *, nbytes: int) -> str:

@@ -18,7 +18,8 @@ from django.conf import settings
 import dev
 from core.services.job_kinds import job_kinds
 from devtools import ROOT
-from devtools.procfile import procfile_commands, worker_queues
+from devtools.procfile import option_value, procfile_commands, worker_queues
+from devtools.run import processes as dev_processes
 from devtools.stack import WORKER_QUEUES
 
 PROCESSES = {"release", "web", "worker", "beat", "flower"}
@@ -65,7 +66,8 @@ def test_the_procfile_names_every_process(procfile):
 
 def test_the_worker_consumes_every_platform_queue_from_one_list(procfile):
     assert worker_queues().split(",") == PLATFORM_QUEUES
-    assert worker_queues() == WORKER_QUEUES  # what dev.py run and the test worker use
+    assert worker_queues() == WORKER_QUEUES  # what the test worker uses
+    assert option_value(dev_processes(8000)["worker"], "-Q") == worker_queues()  # dev.py run's
     assert "-E" in words(procfile["worker"])  # task events, for Flower
 
 

@@ -1,6 +1,8 @@
 """Flower, started as the Procfile's `flower` process, watches the real test worker: it refuses
 requests without its basic-auth credentials and shows the worker and the tasks it runs."""
 
+import os
+import stat
 import subprocess
 import sys
 import time
@@ -11,7 +13,8 @@ import pytest
 from core.jobs import ECHO
 from core.models import Job, JobStatus
 from core.services.jobs import start_job
-from devtools.stack import FLOWER_CONFIG, ROOT, child_env, start_flower
+from devtools import run as dev_run
+from devtools.stack import FLOWER_CONFIG, ROOT, ManagedProcess, child_env, free_port, start_flower
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -97,3 +100,42 @@ def test_the_procfile_flower_process_refuses_to_start_without_credentials(
     )
     assert result.returncode == 1
     assert "FLOWER_BASIC_AUTH must be set to user:password" in result.stderr
+
+
+def test_dev_run_flower_serves_on_localhost_behind_a_generated_password(
+    django_db_blocker, tmp_path, monkeypatch
+):
+    monkeypatch.setattr(dev_run, "FLOWER_PASSWORD_FILE", tmp_path / "flower_password")
+    monkeypatch.delenv("FLOWER_BASIC_AUTH", raising=False)
+    where = dev_run._ensure_flower_credentials()
+    password = (tmp_path / "flower_password").read_text().strip()
+    assert os.environ["FLOWER_BASIC_AUTH"] == f"flower:{password}" and len(password) >= 24
+    assert stat.S_IMODE((tmp_path / "flower_password").stat().st_mode) == 0o600
+    assert "flower_password" in where and password not in where
+    assert dev_run._ensure_flower_credentials() == "credentials from FLOWER_BASIC_AUTH"
+
+    port = free_port()
+    command = dev_run.processes(8000, flower_port=port)["flower"]
+    assert "flower" not in dev_run.processes(8000)
+    with django_db_blocker.unblock():
+        env = child_env()
+    # The command as honcho runs it (through the shell), with the environment dev.py gives.
+    flower = ManagedProcess("flower", ["sh", "-c", command], env, tmp_path / "flower.log")
+    try:
+        url = f"http://127.0.0.1:{port}"
+        flower.wait_for(lambda: _answers(f"{url}/healthcheck"), 60, "flower")
+        assert httpx.get(f"{url}/", timeout=10).status_code == 401
+        assert httpx.get(f"{url}/", auth=("flower", password), timeout=10).status_code == 200
+    finally:
+        flower.stop()
+
+
+def test_dev_run_refuses_unknown_options():
+    assert dev_run.run(["--flowers"]) == 2
+
+
+def _answers(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=1).status_code == 200
+    except httpx.HTTPError:
+        return False
