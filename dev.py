@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """One entry point for developers and CI, standard library only.
 
-    python3 dev.py run                 # run the platform (web, worker, beat)
+    python3 dev.py run [--flower]      # run the platform (web, worker, beat [, Flower])
     python3 dev.py test [pytest args]  # run the test-suite
 
 It creates `.venv` when missing, installs the requirement file the command needs only when
@@ -32,7 +32,7 @@ COMMANDS = {
     "test": "requirements-dev.txt",
     "bench": "requirements-dev.txt",
 }
-USAGE = """usage: python3 dev.py run                 run the platform (web, worker, beat)
+USAGE = """usage: python3 dev.py run [--flower]      run the platform (web, worker, beat [, Flower])
        python3 dev.py test [pytest args]  run the test-suite
        python3 dev.py bench NAME [args]   run bench/NAME.py (see README, Benchmarks)"""
 

@@ -39,7 +39,7 @@ for _dir in (DATA_DIR, LOG_DIR, JOB_LOG_DIR):
     _dir.mkdir(parents=True, exist_ok=True)
 
 DJANGO_APPS = [
-    "django.contrib.admin",
+    "config.apps.ConsoleAdminConfig",  # django.contrib.admin; its site is the operator console
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -165,6 +165,10 @@ CELERY_BEAT_SCHEDULE = {
     },
 }
 CELERY_TIMEZONE = "UTC"
+# Task events (received, started, succeeded, failed) let Flower show each task as it runs;
+# the Procfile's worker also passes -E. "sent" events show tasks still waiting in a queue.
+CELERY_WORKER_SEND_TASK_EVENTS = env.bool("CELERY_TASK_EVENTS", default=True)
+CELERY_TASK_SEND_SENT_EVENT = env.bool("CELERY_TASK_EVENTS", default=True)
 
 # --- Job engine -----------------------------------------------------------------------------
 JOB_RETENTION_DAYS = env.int("JOB_RETENTION_DAYS", default=30)

@@ -1,4 +1,5 @@
-"""Operator console: users with roles, and jobs with a live log page."""
+"""Operator console: users with roles, and jobs with a live log page. The site itself (its
+name, the home page's figures) is core.admin_site."""
 
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
@@ -50,6 +51,42 @@ class JobAdmin(admin.ModelAdmin):
     list_select_related = ["owner"]
     actions = ["cancel_selected", "retry_selected"]
     readonly_fields = [f.name for f in Job._meta.fields] + ["duration"]
+    # The page opens on the progress bar and live log (the change form template); below them
+    # what the operator reads, and the engine's own fields folded away.
+    fieldsets = [
+        (
+            None,
+            {
+                "fields": [
+                    "kind",
+                    "title",
+                    "status",
+                    "owner",
+                    ("created_at", "started_at"),
+                    ("finished_at", "duration"),
+                    "error",
+                ]
+            },
+        ),
+        ("Parameters and result", {"fields": ["params", "counters", "result", "retry_of"]}),
+        (
+            "Technical details",
+            {
+                "classes": ["collapse"],
+                "fields": [
+                    "id",
+                    "celery_task_id",
+                    "queue",
+                    "heartbeat_at",
+                    "attempts",
+                    "cancel_requested",
+                    "progress",
+                    "phase",
+                    "log_line_count",
+                ],
+            },
+        ),
+    ]
     list_per_page = 50
 
     def get_queryset(self, request):

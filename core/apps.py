@@ -17,3 +17,7 @@ class CoreConfig(AppConfig):
 
         # Every app declares its job kinds in `<app>/jobs.py`; workers and web must know all.
         autodiscover_modules("jobs")
+
+        from .console import register_console
+
+        register_console()

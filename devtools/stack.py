@@ -16,11 +16,16 @@ from urllib.parse import quote
 
 import httpx
 
+from devtools.procfile import worker_queues
+
 ROOT = Path(__file__).resolve().parent.parent
-WORKER_QUEUES = "default,imports,webhooks,scripts,sync,ai"
+#: Every queue the platform uses, as the Procfile's worker consumes them (the one list).
+WORKER_QUEUES = worker_queues()
 # Per-message compression cost more CPU than anything else on the live stream's hot path
 # (profiled: ~25% of the server's time at 15k lines/s); log lines are small, so it is off.
 UVICORN_WS_ARGS = ["--ws-per-message-deflate", "false"]
+#: Flower's options (basic auth required), relative to ROOT as the Procfile names it.
+FLOWER_CONFIG = "config/flowerconfig.py"
 
 
 def access_token(base_url: str, email: str, password: str) -> str:
@@ -100,6 +105,7 @@ def start_worker(
             "worker",
             "-l",
             "info",
+            "-E",
             "-Q",
             queues,
             "-c",
@@ -115,6 +121,40 @@ def start_worker(
     worker.node = node
     worker.wait_for(lambda: b"ready." in worker.log_path.read_bytes(), 60, "celery worker")
     return worker
+
+
+def start_flower(env: dict, log_path: Path, *, basic_auth: str) -> ManagedProcess:
+    """Flower as the Procfile starts it, on a free 127.0.0.1 port; sets `.base_url`.
+
+    `basic_auth` is the FLOWER_BASIC_AUTH value (user:password) it is protected with.
+    """
+    port = free_port()
+    flower = ManagedProcess(
+        "flower",
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "config",
+            "flower",
+            f"--conf={FLOWER_CONFIG}",
+            "--address=127.0.0.1",
+            f"--port={port}",
+        ],
+        {**env, "FLOWER_BASIC_AUTH": basic_auth},
+        log_path,
+    )
+    flower.base_url = f"http://127.0.0.1:{port}"
+
+    def up() -> bool:  # /healthcheck is the one page Flower serves without credentials
+        try:
+            return httpx.get(f"{flower.base_url}/healthcheck", timeout=1).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    flower.wait_for(up, 60, "flower")
+    return flower
 
 
 def start_asgi(env: dict, log_path: Path) -> ManagedProcess:

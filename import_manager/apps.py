@@ -11,3 +11,6 @@ class ImportManagerConfig(AppConfig):
             checks,  # noqa: F401  (registers the system checks)
             receivers,  # noqa: F401  (job_finished → import_completed, file cleanup)
         )
+        from .console import register_console
+
+        register_console()  # figure and "New import" on the operator console's home page

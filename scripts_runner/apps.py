@@ -17,3 +17,7 @@ class ScriptsRunnerConfig(AppConfig):
         # Web and worker must both know every script (API listing, job handler).
         load_scripts()
         post_delete.connect(remove_run_folder, sender=Job, dispatch_uid="scripts_runner.folder")
+
+        from .console import register_console
+
+        register_console()  # "Run a script" on the operator console's home page

@@ -11,3 +11,7 @@ class WebhookConfig(AppConfig):
         from webhook.services.events import connect_receivers
 
         connect_receivers()
+
+        from webhook.console import register_console
+
+        register_console()  # failed deliveries on the operator console's home page
