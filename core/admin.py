@@ -4,7 +4,8 @@ name, the home page's figures) is core.admin_site."""
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.urls import reverse
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
 
 from core.exceptions import JobStateConflict
 from core.models import Job, JobSchedule, User
@@ -50,7 +51,11 @@ class JobAdmin(admin.ModelAdmin):
     date_hierarchy = "created_at"
     list_select_related = ["owner"]
     actions = ["cancel_selected", "retry_selected"]
-    readonly_fields = [f.name for f in Job._meta.fields] + ["duration"]
+    readonly_fields = [f.name for f in Job._meta.fields] + [
+        "duration",
+        "subject_label",
+        "interruptions_summary",
+    ]
     # The page opens on the progress bar and live log (the change form template); below them
     # what the operator reads, and the engine's own fields folded away.
     fieldsets = [
@@ -62,13 +67,18 @@ class JobAdmin(admin.ModelAdmin):
                     "title",
                     "status",
                     "owner",
+                    "subject_label",
                     ("created_at", "started_at"),
                     ("finished_at", "duration"),
                     "error",
+                    "interruptions_summary",
                 ]
             },
         ),
-        ("Parameters and result", {"fields": ["params", "counters", "result", "retry_of"]}),
+        (
+            "Parameters and result",
+            {"fields": ["params", "counters", "result", "checkpoint", "retry_of"]},
+        ),
         (
             "Technical details",
             {
@@ -77,9 +87,15 @@ class JobAdmin(admin.ModelAdmin):
                     "id",
                     "celery_task_id",
                     "queue",
+                    "worker",
                     "heartbeat_at",
                     "attempts",
+                    "interruptions",
                     "cancel_requested",
+                    "stop_requested",
+                    "unsafe_section",
+                    "subject_type",
+                    "subject_id",
                     "progress",
                     "phase",
                     "log_line_count",
@@ -88,6 +104,28 @@ class JobAdmin(admin.ModelAdmin):
         ),
     ]
     list_per_page = 50
+
+    @admin.display(description="subject")
+    def subject_label(self, obj):
+        return subject_label(obj.subject_type, obj.subject_id) or "—"
+
+    @admin.display(description="interrupted attempts")
+    def interruptions_summary(self, obj):
+        if not obj.interruptions:
+            return "—"
+        return format_html_join(
+            mark_safe("<br>"),
+            "attempt {}: {} during {} → {}",
+            (
+                (
+                    item.get("attempt"),
+                    item.get("reason"),
+                    item.get("phase") or "start-up",
+                    item.get("outcome"),
+                )
+                for item in obj.interruptions
+            ),
+        )
 
     def get_queryset(self, request):
         return visible_jobs(request.user)

@@ -234,6 +234,7 @@ class _Runner:
         )
         outcome = run_in_job(ctx, spec, on_progress=on_progress)
         if outcome.status == CANCELLED:
+            ctx.check_cancelled()  # the precise reason: a cancel, or a worker shutting down
             raise JobCancelled()
         if outcome.status == COMPLETED:
             ctx.log(
