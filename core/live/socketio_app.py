@@ -133,8 +133,10 @@ class JobNamespace(socketio.AsyncNamespace):
             return await self._refuse(sid, refused.event())
         job_id = str(job.pk)
         followers = self._followers[sid]
-        if job_id in followers and followers[job_id].running:
-            return {"job_id": job_id, "status": job.status}
+        if job_id in followers:
+            if followers[job_id].running:
+                return {"job_id": job_id, "status": job.status}
+            await self._stop(sid, followers.pop(job_id))  # it failed: start over
         follower = JobFollower(job, self._sender(sid))
         followers[job_id] = follower
         await self._relay_here().add(follower)
