@@ -1,4 +1,5 @@
-"""ASGI entry point: HTTP through Django, WebSockets through Channels."""
+"""ASGI entry point: Socket.IO at /socket.io/, other HTTP through Django, WebSockets through
+Channels."""
 
 import os
 
@@ -13,8 +14,9 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from core.live.auth import JWTAuthMiddlewareStack  # noqa: E402
 from core.live.origin import BrowserAllowedHostsOriginValidator  # noqa: E402
 from core.live.routing import websocket_urlpatterns  # noqa: E402
+from core.live.socketio_app import socketio_asgi_app  # noqa: E402
 
-application = ProtocolTypeRouter(
+channels_application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
         "websocket": BrowserAllowedHostsOriginValidator(
@@ -22,3 +24,7 @@ application = ProtocolTypeRouter(
         ),
     }
 )
+
+# Requests under /socket.io/ (HTTP long-polling and WebSocket) go to python-socketio; every
+# other request, lifespan included, to Channels exactly as before.
+application = socketio_asgi_app(channels_application)

@@ -1,4 +1,5 @@
-"""The /ws/jobs/ consumer: auth, subscribe, late join without gaps or duplicates."""
+"""The /ws/jobs/ consumer and the job follower it shares with Socket.IO: auth, subscribe, late
+join without gaps or duplicates, slow clients, a final event exactly once."""
 
 import asyncio
 
@@ -9,6 +10,8 @@ from django.utils import timezone
 from rest_framework_simplejwt.tokens import RefreshToken
 
 from config.asgi import application
+from core.live.follower import BACKFILL_CHUNK, MAX_PENDING_EVENTS, JobFollower
+from core.live.origin import is_allowed_browser_origin
 from core.models import Job, JobLogLine, JobStatus
 from core.services import live
 
@@ -211,6 +214,33 @@ def test_session_cookie_authenticates_and_foreign_origins_are_refused(make_user,
     async_to_sync(scenario)()
 
 
+def test_origins_listed_for_cors_may_open_streams_too(make_user, settings):
+    settings.CORS_ALLOWED_ORIGINS = ["https://app.example.com"]
+    user = make_user("viewer")
+
+    async def scenario():
+        token = await sync_to_async(token_for)(user)
+        results = {}
+        for origin in ("https://app.example.com", "http://app.example.com", "https://x.example"):
+            ws, connected, _ = await connect(
+                f"/ws/jobs/?token={token}", headers=[(b"origin", origin.encode())]
+            )
+            results[origin] = connected
+            if connected:
+                await ws.disconnect()
+        return results
+
+    assert async_to_sync(scenario)() == {
+        "https://app.example.com": True,
+        "http://app.example.com": False,  # the listed origin is exact: scheme and port too
+        "https://x.example": False,
+    }
+    assert is_allowed_browser_origin("https://app.example.com")
+    assert is_allowed_browser_origin("http://localhost:5173")  # ALLOWED_HOSTS: any port
+    assert not is_allowed_browser_origin("null")
+    assert is_allowed_browser_origin(None)  # not a browser: must bring a token
+
+
 def test_bad_messages_get_error_events(make_user):
     user = make_user("viewer")
 
@@ -261,3 +291,127 @@ def test_a_running_job_streams_its_lines_and_completion(make_user):
             connection.close()
 
     async_to_sync(scenario)()
+
+
+# -- the shared follower (core.live.follower), driven directly: both endpoints use it ----------
+
+
+async def _wait_for(predicate, timeout=10):
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not predicate():
+        assert asyncio.get_running_loop().time() < deadline, "timed out"
+        await asyncio.sleep(0.01)
+
+
+def test_a_follower_that_falls_behind_gets_the_dropped_batches_from_the_stored_lines(make_user):
+    user = make_user("operator")
+    job = make_job(owner=user, status=JobStatus.RUNNING)
+    store_lines(job, 1, 1)
+    batches = 3 * MAX_PENDING_EVENTS
+
+    async def scenario():
+        sent, stalled, released = [], asyncio.Event(), asyncio.Event()
+
+        async def slow_client(event):
+            if event.get("seq") == 1:  # the client stops reading at the first line
+                stalled.set()
+                await released.wait()
+            sent.append(event)
+
+        follower = JobFollower(await sync_to_async(Job.objects.get)(pk=job.pk), slow_client)
+        await follower.start()
+        await stalled.wait()
+        # Meanwhile the job writes and publishes far more than may wait for this client.
+        await sync_to_async(store_lines)(job, 2, 2 * batches + 1)
+        for n in range(batches):
+            first = 2 + 2 * n
+            follower.feed(
+                {
+                    "type": live.OUTPUT,
+                    "job_id": str(job.pk),
+                    "lines": [[first, f"line {first}"], [first + 1, f"line {first + 1}"]],
+                }
+            )
+            follower.feed(
+                {"type": live.PROGRESS, "job_id": str(job.pk), "progress": n, "phase": "p"}
+            )
+        follower.feed({"type": live.COMPLETED, "job_id": str(job.pk), "status": "completed"})
+        released.set()
+        await _wait_for(lambda: sent and sent[-1]["type"] == "job_completed")
+        await asyncio.sleep(0.2)
+        await follower.stop()
+        return sent
+
+    sent = async_to_sync(scenario)()
+    assert [e["seq"] for e in sent if e["type"] == "job_output"] == list(range(1, 2 * batches + 2))
+    progress = [e["progress"] for e in sent if e["type"] == "job_progress"]
+    assert progress == sorted(progress) and progress[-1] == batches - 1
+    assert [e["type"] for e in sent].count("job_completed") == 1
+    assert sent[-1]["type"] == "job_completed"
+
+
+def test_a_finished_job_announced_again_live_ends_only_once(make_user):
+    user = make_user("operator")
+    job = make_job(owner=user, status=JobStatus.CANCELLED, error="Cancelled by the user.")
+    store_lines(job, 1, 4)
+
+    async def scenario():
+        sent = []
+
+        async def client(event):
+            sent.append(event)
+
+        follower = JobFollower(await sync_to_async(Job.objects.get)(pk=job.pk), client)
+        # The final publication raced the subscription: it arrives after the replay saw the
+        # job finished.
+        follower.feed(
+            {
+                "type": live.FAILED,
+                "job_id": str(job.pk),
+                "status": "cancelled",
+                "error": "Cancelled by the user.",
+            }
+        )
+        await follower.start()
+        await _wait_for(lambda: any(e["type"] == "job_failed" for e in sent))
+        await asyncio.sleep(0.2)
+        await follower.stop()
+        return sent
+
+    sent = async_to_sync(scenario)()
+    assert [e["type"] for e in sent] == [
+        "subscribed",
+        *["job_output"] * 4,
+        "job_progress",
+        "job_failed",
+    ]
+    assert sent[-1] == {
+        "type": "job_failed",
+        "job_id": str(job.pk),
+        "status": "cancelled",
+        "error": "Cancelled by the user.",
+    }
+
+
+def test_unsubscribing_during_a_long_replay_stops_it_and_a_new_subscribe_starts_over(make_user):
+    user = make_user("operator")
+    job = make_job(owner=user, status=JobStatus.RUNNING)
+    store_lines(job, 1, 2 * BACKFILL_CHUNK)
+
+    async def scenario():
+        ws, _, _ = await connect(f"/ws/jobs/?token={token_for(user)}")
+        await ws.send_json_to({"type": "subscribe_job", "job_id": str(job.pk)})
+        await ws.send_json_to({"type": "unsubscribe_job", "job_id": str(job.pk)})
+        first = await receive_until(ws, lambda e: e["type"] == "unsubscribed")
+        assert await ws.receive_nothing(timeout=0.5)
+        await ws.send_json_to({"type": "subscribe_job", "job_id": str(job.pk)})
+        second = await receive_until(ws, lambda e: e["type"] == "job_progress", timeout=30)
+        await ws.disconnect()
+        return first, second
+
+    first, second = async_to_sync(scenario)()
+    assert first[0]["type"] == "subscribed"
+    assert len(outputs(first)) < 2 * BACKFILL_CHUNK  # the replay was cut short
+    assert outputs(first) == list(range(1, len(outputs(first)) + 1))
+    assert second[0]["type"] == "subscribed"
+    assert outputs(second) == list(range(1, 2 * BACKFILL_CHUNK + 1))
