@@ -33,9 +33,10 @@ class Kind(StrEnum):
     URL_LIST = "url_list"
 
 
-#: The largest amount a MONEY column holds (NUMERIC(12, 2)).
-MONEY_MAX = Decimal("9999999999.99")
+#: MONEY columns are NUMERIC(12, 2): at most this amount.
+MONEY_DIGITS = 12
 MONEY_PLACES = 2
+MONEY_MAX = Decimal("9999999999.99")
 #: How files may write a boolean (compared lower-cased, trimmed).
 TRUE_WORDS = ("true", "t", "yes", "y", "1", "on")
 FALSE_WORDS = ("false", "f", "no", "n", "0", "off")

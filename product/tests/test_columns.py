@@ -11,6 +11,7 @@ from product.columns import (
     COLUMN_NAMES,
     COLUMNS,
     FILE_COLUMNS,
+    MONEY_DIGITS,
     MONEY_MAX,
     MONEY_PLACES,
     PUBLIC_COLUMNS,
@@ -46,7 +47,7 @@ def test_each_column_agrees_with_its_model_field():
         assert column.max_length == getattr(field, "max_length", None), column.name
         assert column.default == field.get_default(), column.name
         if column.kind is Kind.MONEY:
-            assert field.decimal_places == MONEY_PLACES
+            assert (field.max_digits, field.decimal_places) == (MONEY_DIGITS, MONEY_PLACES)
             largest = Decimal(10) ** (field.max_digits - field.decimal_places)
             assert largest - Decimal(1).scaleb(-field.decimal_places) == MONEY_MAX
 
