@@ -298,7 +298,7 @@ def time_bulk_operations() -> list[tuple[str, float, int]]:
     operations = [
         (
             "bulk price update, percent +10, all rows",
-            lambda: bulk_update_prices(mode="percent", value=Decimal(10), filters={}),
+            lambda: bulk_update_prices(mode="percent", value=Decimal(10), every_product=True),
         ),
         (
             "bulk price update, set 9.99, one category",

@@ -79,7 +79,8 @@ class ProductSerializer(StrictModelSerializer):
 
 
 class BulkPriceUpdateSerializer(StrictSerializer):
-    """One price change over every product matching `filters`."""
+    """One price change over every product matching `filters`, or over the whole catalog
+    with `all: true`."""
 
     mode = serializers.ChoiceField(
         choices=PRICE_CHANGE_MODES,
@@ -103,8 +104,15 @@ class BulkPriceUpdateSerializer(StrictSerializer):
     )
     filters = serializers.DictField(
         child=serializers.JSONField(),
-        help_text="The list filters (sku, name, description, is_active, category, price_min, "
-        "price_max, updated_after, search). {} means every product.",
+        required=False,
+        help_text="The products to change, by the list filters (sku, name, description, "
+        "is_active, category, price_min, price_max, updated_after, search); at least one "
+        "with a value. Required unless `all` is true.",
+    )
+    all = serializers.BooleanField(
+        default=False,
+        help_text="true to change every product of the catalog (then without filters): the "
+        "whole catalog is never selected by leaving the filters out.",
     )
 
     def validate(self, attrs):
@@ -115,6 +123,19 @@ class BulkPriceUpdateSerializer(StrictSerializer):
             raise serializers.ValidationError({"value": ["Must be -100 to 1000 (percent)."]})
         if mode == "fixed" and abs(value) > PRICE_LIMIT:
             raise serializers.ValidationError({"value": [f"Must be within ±{PRICE_LIMIT}."]})
+        if attrs["all"] and "filters" in attrs:
+            raise serializers.ValidationError(
+                {"all": ["Send either filters or all: true, not both."]}
+            )
+        if not attrs["all"] and not attrs.get("filters"):
+            raise serializers.ValidationError(
+                {
+                    "filters": [
+                        "Say which products to change: give filters, or all: true to change "
+                        "every product of the catalog."
+                    ]
+                }
+            )
         return attrs
 
     def validate_filters(self, value):
