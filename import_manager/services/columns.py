@@ -8,7 +8,6 @@ from core.exceptions import PlatformError
 from product.columns import (
     BY_NAME,
     FILE_COLUMNS,
-    FILE_OPTIONAL_COLUMNS,
     FILE_REQUIRED_COLUMNS,
     Kind,
 )
@@ -16,8 +15,8 @@ from product.columns import (
 # The catalog file format is the product's column contract (product.columns).
 #: Every file must have these columns (values are checked row by row).
 REQUIRED_COLUMNS = FILE_REQUIRED_COLUMNS
-#: Known optional columns; a column the file does not have is left untouched on update.
-OPTIONAL_COLUMNS = FILE_OPTIONAL_COLUMNS
+#: Every column a file may have (the required ones, then the optional ones: a column the
+#: file does not have is left untouched on update).
 KNOWN_COLUMNS = FILE_COLUMNS
 #: Kinds whose values Python checks and rewrites while staging (JSON objects and URL
 #: lists: PostgreSQL 15 cannot test them without failing the whole statement).
