@@ -332,7 +332,7 @@ def time_bulk_price_job() -> tuple[float, int, float]:
     from product.jobs import BULK_PRICE_UPDATE
     from product.services.catalog_indexes import restore_indexes_when_free
 
-    params = {"mode": "percent", "value": "10", "ending": None, "filters": {}}
+    params = {"mode": "percent", "value": "10", "ending": None, "filters": {}, "all": True}
     started = time.perf_counter()
     job = execute_job(Job.objects.create(kind=BULK_PRICE_UPDATE.name, params=params).pk)
     seconds = time.perf_counter() - started
