@@ -24,6 +24,7 @@ maintenance.
 from __future__ import annotations
 
 import contextlib
+import copy
 import json
 import re
 from collections.abc import Callable, Iterator, Sequence
@@ -177,17 +178,19 @@ class StagedProducts:
     """Checked product rows waiting in `table` (see the module docstring), and the
     statements that merge them into the catalog, run through `cursor`."""
 
-    def __init__(self, cursor, table: str, columns: Sequence[str], *, rows: str, _sql=None):
+    def __init__(self, cursor, table: str, columns: Sequence[str], *, rows: str):
         if not _IDENTIFIER.match(table):
             raise ValueError(f"bad staging table name {table!r}")
         self.cursor = cursor
         self.table = table
         self.columns = list(columns)
-        self._sql = _sql or _Statements(table, self.columns, rows)
+        self._sql = _Statements(table, self.columns, rows)
 
     def bound_to(self, cursor) -> StagedProducts:
         """The same rows, merged through another connection's cursor (a writer thread)."""
-        return StagedProducts(cursor, self.table, self.columns, rows=self._sql.rows, _sql=self._sql)
+        bound = copy.copy(self)  # shares the statements, built once
+        bound.cursor = cursor
+        return bound
 
     def write(self, after_row: int, upto_row: int, *, insert_only: bool = False):
         """Merge the rows (after_row, upto_row] in one transaction; returns (created,

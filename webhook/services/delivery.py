@@ -73,6 +73,9 @@ def build_payload(event_type: str, data: dict, *, timestamp=None) -> dict:
     }
 
 
+_DJANGO_ENCODER = DjangoJSONEncoder()
+
+
 def encode_body(payload: dict) -> str:
     """Serialize once: the exact text is stored, signed and re-sent byte for byte.
 
@@ -89,9 +92,6 @@ def encode_body(payload: dict) -> str:
         separators=(",", ":"),
         ensure_ascii=False,
     )
-
-
-_DJANGO_ENCODER = DjangoJSONEncoder()
 
 
 def new_message_id() -> str:
