@@ -373,17 +373,37 @@ def test_the_service_never_reads_a_missing_selection_as_the_whole_catalog(make_p
     assert prices() == {"A": "3.00"}
 
 
-@pytest.mark.django_db(transaction=True)
-def test_a_job_over_every_product_keeps_the_explicit_all(client_for, settings, monkeypatch):
-    monkeypatch.setattr("core.services.jobs._enqueue", lambda job: None)
+@pytest.mark.django_db
+def test_a_price_job_over_every_product_stores_the_explicit_all(
+    client_for, settings, django_capture_on_commit_callbacks
+):
     settings.PRODUCT_BULK_PRICE_INLINE_MAX_ROWS = 1
     many(3, price=Decimal("10.00"))
 
-    response = client_for("operator").post(PRICE_URL, {"mode": "set", "value": "2", "all": True})
+    # The test's transaction never commits: the job is created but not sent to a broker.
+    with django_capture_on_commit_callbacks(execute=False):
+        response = client_for("operator").post(
+            PRICE_URL, {"mode": "set", "value": "2", "all": True}
+        )
 
+    assert response.status_code == 202, response.json()
     job = Job.objects.get(pk=response.json()["job"]["id"])
     assert (job.params["all"], job.params["filters"]) == (True, {})
+    assert set(prices().values()) == {"10.00"}
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize(
+    "selection, expected",
+    [({"all": True, "filters": {}}, JobStatus.COMPLETED), ({"filters": {}}, JobStatus.FAILED)],
+)
+def test_the_price_job_changes_every_product_only_when_its_params_say_all(selection, expected):
+    many(3, price=Decimal("10.00"))
+    params = {"mode": "set", "value": "2", "ending": None, **selection}
+    job = Job.objects.create(kind=BULK_PRICE_UPDATE.name, params=params)
+
     execute_job(job.pk)
+
     job.refresh_from_db()
-    assert job.result == {"updated": 3}
-    assert set(prices().values()) == {"2.00"}
+    assert job.status == expected, job.error
+    assert set(prices().values()) == ({"2.00"} if expected == JobStatus.COMPLETED else {"10.00"})
