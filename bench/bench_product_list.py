@@ -42,6 +42,7 @@ from rest_framework.test import APIClient  # noqa: E402
 
 from core.models import User  # noqa: E402
 from core.services.roles import ensure_role_groups, set_role  # noqa: E402
+from product.columns import COLUMN_NAMES  # noqa: E402
 from product.models import Product  # noqa: E402
 
 TABLE = Product._meta.db_table
@@ -79,10 +80,9 @@ WORDS = words(
 )
 CATEGORIES = [f"Category {n:02d}" for n in range(50)]
 CURRENCIES = ["USD", "EUR", "GBP"]
-COLUMNS = (
-    "created_at, updated_at, sku, name, description, price, compare_at_price, cost, currency, "
-    "stock_quantity, is_active, category, attributes, image_urls"
-)
+# The timestamps, then every product column (product.columns) in the contract's order.
+COPY_COLUMNS = ("created_at", "updated_at", *COLUMN_NAMES)
+COLUMNS = ", ".join(COPY_COLUMNS)
 
 
 def bench_rows(count: int, seed: int = 42):
@@ -98,27 +98,23 @@ def bench_rows(count: int, seed: int = 42):
         cost = f"{price * Decimal('0.6'):.2f}"
         attributes = f'{{"color": "{rng.choice(WORDS)}", "size": "{rng.choice("SMLX")}"}}'
         stamp = f"2025-{rng.randrange(1, 13):02d}-{rng.randrange(1, 29):02d} 12:00:00+00"
-        yield (
-            "\t".join(
-                (
-                    stamp,
-                    stamp,
-                    f"BENCH-{number:07d}",
-                    name,
-                    description,
-                    f"{price:.2f}",
-                    compare,
-                    cost,
-                    rng.choice(CURRENCIES),
-                    str(rng.randrange(0, 500)),
-                    "t" if rng.random() < 0.9 else "f",
-                    rng.choice(CATEGORIES),
-                    attributes,
-                    f"{{https://img.example.com/p/{number}.jpg}}",
-                )
-            )
-            + "\n"
-        )
+        values = {
+            "created_at": stamp,
+            "updated_at": stamp,
+            "sku": f"BENCH-{number:07d}",
+            "name": name,
+            "description": description,
+            "price": f"{price:.2f}",
+            "compare_at_price": compare,
+            "cost": cost,
+            "currency": rng.choice(CURRENCIES),
+            "stock_quantity": str(rng.randrange(0, 500)),
+            "is_active": "t" if rng.random() < 0.9 else "f",
+            "category": rng.choice(CATEGORIES),
+            "attributes": attributes,
+            "image_urls": f"{{https://img.example.com/p/{number}.jpg}}",
+        }
+        yield "\t".join(values[name] for name in COPY_COLUMNS) + "\n"
 
 
 def load(count: int) -> float:
@@ -302,7 +298,7 @@ def time_bulk_operations() -> list[tuple[str, float, int]]:
     operations = [
         (
             "bulk price update, percent +10, all rows",
-            lambda: bulk_update_prices(mode="percent", value=Decimal(10), filters={}),
+            lambda: bulk_update_prices(mode="percent", value=Decimal(10), every_product=True),
         ),
         (
             "bulk price update, set 9.99, one category",
@@ -336,7 +332,7 @@ def time_bulk_price_job() -> tuple[float, int, float]:
     from product.jobs import BULK_PRICE_UPDATE
     from product.services.catalog_indexes import restore_indexes_when_free
 
-    params = {"mode": "percent", "value": "10", "ending": None, "filters": {}}
+    params = {"mode": "percent", "value": "10", "ending": None, "filters": {}, "all": True}
     started = time.perf_counter()
     job = execute_job(Job.objects.create(kind=BULK_PRICE_UPDATE.name, params=params).pk)
     seconds = time.perf_counter() - started

@@ -208,14 +208,14 @@ IMPORT_URL_MAX_REDIRECTS = env.int("IMPORT_URL_MAX_REDIRECTS", default=5)
 # a larger catalog is deleted by a "product.delete_all" job (one statement, ~0.5 s per 500k).
 PRODUCT_BULK_DELETE_INLINE_MAX_ROWS = env.int("PRODUCT_BULK_DELETE_INLINE_MAX_ROWS", default=50_000)
 # POST /api/products/bulk-price-update changes up to this many products inside the request;
-# more run as a "product.bulk_price_update" job: every changed row rewrites all 13 indexes
+# more run as a "product.bulk_price_update" job: every changed row rewrites all 12 indexes
 # (3 trigram), ~0.1 ms a row, so 500k rows take a minute, past any HTTP router's timeout.
 PRODUCT_BULK_PRICE_INLINE_MAX_ROWS = env.int("PRODUCT_BULK_PRICE_INLINE_MAX_ROWS", default=20_000)
-# An import of at least this many products into a catalog holding fewer than it brings
-# drops the secondary indexes and builds them again afterwards (product.services.
-# catalog_indexes): about 3x cheaper than maintaining them row by row.
+# A bulk load (an import, a bulk price update job) creating or changing at least this many
+# products, and at least PRODUCT_BULK_LOAD_MIN_SHARE of the catalog's size, drops the
+# secondary indexes and builds them again afterwards (product.services.catalog_indexes):
+# about 3x cheaper than maintaining them row by row.
 PRODUCT_BULK_LOAD_MIN_ROWS = env.int("PRODUCT_BULK_LOAD_MIN_ROWS", default=50_000)
-# ...and writing at least this share of the catalog's size (see product.services.catalog_indexes)
 PRODUCT_BULK_LOAD_MIN_SHARE = env.float("PRODUCT_BULK_LOAD_MIN_SHARE", default=0.5)
 PRODUCT_INDEX_BUILDERS = env.int("PRODUCT_INDEX_BUILDERS", default=2)  # connections building
 PRODUCT_INDEX_BUILD_MEMORY = env("PRODUCT_INDEX_BUILD_MEMORY", default="256MB")
@@ -229,7 +229,6 @@ CELERY_BEAT_SCHEDULE["product.restore_indexes"] = {
 }
 
 # --- Webhooks -------------------------------------------------------------------------------
-# (keys of the webhook app go here)
 # SSRF guard: webhook targets resolving to non-public addresses are refused unless they fall in
 # one of these networks (CIDRs). WEBHOOK_ALLOW_PRIVATE_TARGETS=1 (tests, local development)
 # allows loopback only; anything wider must be listed explicitly.

@@ -9,4 +9,6 @@ CATALOG_IMPORT = declare_job_kind(
     label="Catalog import",
     # The original systems' task names (seed 002), so operators find these jobs by them.
     aliases=("import_csv_products", "import_xml_feed"),
+    # GET /api/jobs/{id} of an import shows seed 004's job status fields at the top level.
+    detail="import_manager.services.reports.import_job_detail",
 )

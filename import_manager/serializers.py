@@ -25,6 +25,9 @@ class UrlImportSerializer(StrictSerializer):
 
 class ImportStartedSerializer(serializers.Serializer):
     job_id = serializers.UUIDField()
+    message = serializers.CharField(
+        help_text='"Upload started successfully" (a feed URL: "Import started successfully").'
+    )
     status = serializers.CharField()
     filename = serializers.CharField()
     status_url = serializers.CharField()

@@ -27,9 +27,14 @@ DRY_RUN_PARAM = OpenApiParameter(
 )
 
 
-def _started(job, filename) -> Response:
+UPLOAD_STARTED = "Upload started successfully"  # seed 004's words
+FEED_IMPORT_STARTED = "Import started successfully"
+
+
+def _started(job, filename, message: str) -> Response:
     body = {
         "job_id": job.id,
+        "message": message,
         "status": job.status,
         "filename": filename,
         "status_url": f"/api/imports/{job.id}",
@@ -76,7 +81,7 @@ class UploadImportView(APIView):
             owner=request.user,
             dry_run=serializer.validated_data["dry_run"],
         )
-        return _started(job, upload.name)
+        return _started(job, upload.name, UPLOAD_STARTED)
 
 
 class UrlImportView(APIView):
@@ -98,7 +103,7 @@ class UrlImportView(APIView):
             dry_run=values["dry_run"],
             file_format=values.get("format"),
         )
-        return _started(job, ImportRun.objects.get(job=job).filename)
+        return _started(job, ImportRun.objects.get(job=job).filename, FEED_IMPORT_STARTED)
 
 
 class ImportViewSet(viewsets.ViewSet):

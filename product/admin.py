@@ -5,6 +5,7 @@ from django import forms
 from django.contrib import admin
 from django.db.models import Q
 
+from product.columns import COLUMN_NAMES
 from product.lookups import contains
 from product.models import Product
 from product.services.catalog import (
@@ -20,20 +21,7 @@ from product.services.catalog import (
 class ProductAdminForm(forms.ModelForm):
     class Meta:
         model = Product
-        fields = [
-            "sku",
-            "name",
-            "description",
-            "price",
-            "compare_at_price",
-            "cost",
-            "currency",
-            "stock_quantity",
-            "is_active",
-            "category",
-            "attributes",
-            "image_urls",
-        ]
+        fields = list(COLUMN_NAMES)
 
     def clean_sku(self):
         sku = self.cleaned_data["sku"]

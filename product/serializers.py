@@ -9,6 +9,7 @@ from rest_framework import serializers
 
 from core.api.serializers import StrictModelSerializer, StrictSerializer
 from core.serializers import JobSerializer
+from product.columns import BY_NAME, COLUMN_NAMES, MONEY_DIGITS, MONEY_MAX, MONEY_PLACES
 from product.filters import ProductFilter
 from product.models import Product
 from product.services.bulk import PRICE_CHANGE_MODES, PRICE_LIMIT
@@ -16,7 +17,12 @@ from product.services.bulk import PRICE_CHANGE_MODES, PRICE_LIMIT
 CURRENCY_RE = re.compile(r"^[A-Z]{3}$")
 MAX_IMAGE_URLS = 50
 MAX_ATTRIBUTES_BYTES = 64 * 1024
-MONEY = {"max_digits": 12, "decimal_places": 2, "min_value": Decimal("0")}
+MONEY = {
+    "max_digits": MONEY_DIGITS,
+    "decimal_places": MONEY_PLACES,
+    "min_value": Decimal("0"),
+    "max_value": MONEY_MAX,
+}
 
 
 def _contains_nul(value) -> bool:
@@ -31,13 +37,13 @@ def _contains_nul(value) -> bool:
 
 
 class ProductSerializer(StrictModelSerializer):
-    sku = serializers.CharField(max_length=255)
-    name = serializers.CharField(max_length=500)
-    price = serializers.DecimalField(**MONEY, max_value=PRICE_LIMIT)
-    compare_at_price = serializers.DecimalField(
-        **MONEY, max_value=PRICE_LIMIT, required=False, allow_null=True
-    )
-    cost = serializers.DecimalField(**MONEY, max_value=PRICE_LIMIT, required=False, allow_null=True)
+    """A product: its columns (product.columns) between its id and its timestamps."""
+
+    sku = serializers.CharField(max_length=BY_NAME["sku"].max_length)
+    name = serializers.CharField(max_length=BY_NAME["name"].max_length)
+    price = serializers.DecimalField(**MONEY)
+    compare_at_price = serializers.DecimalField(**MONEY, required=False, allow_null=True)
+    cost = serializers.DecimalField(**MONEY, required=False, allow_null=True)
     currency = serializers.CharField(
         max_length=3, required=False, help_text="ISO 4217 code, e.g. USD (upper-cased)."
     )
@@ -51,23 +57,7 @@ class ProductSerializer(StrictModelSerializer):
 
     class Meta:
         model = Product
-        fields = [
-            "id",
-            "sku",
-            "name",
-            "description",
-            "price",
-            "compare_at_price",
-            "cost",
-            "currency",
-            "stock_quantity",
-            "is_active",
-            "category",
-            "attributes",
-            "image_urls",
-            "created_at",
-            "updated_at",
-        ]
+        fields = ["id", *COLUMN_NAMES, "created_at", "updated_at"]
         read_only_fields = ["id", "created_at", "updated_at"]
 
     def validate_currency(self, value):
@@ -89,7 +79,8 @@ class ProductSerializer(StrictModelSerializer):
 
 
 class BulkPriceUpdateSerializer(StrictSerializer):
-    """One price change over every product matching `filters`."""
+    """One price change over every product matching `filters`, or over the whole catalog
+    with `all: true`."""
 
     mode = serializers.ChoiceField(
         choices=PRICE_CHANGE_MODES,
@@ -113,8 +104,15 @@ class BulkPriceUpdateSerializer(StrictSerializer):
     )
     filters = serializers.DictField(
         child=serializers.JSONField(),
-        help_text="The list filters (sku, name, description, is_active, category, price_min, "
-        "price_max, updated_after, search). {} means every product.",
+        required=False,
+        help_text="The products to change, by the list filters (sku, name, description, "
+        "is_active, category, price_min, price_max, updated_after, search); at least one "
+        "with a value. Required unless `all` is true.",
+    )
+    all = serializers.BooleanField(
+        default=False,
+        help_text="true to change every product of the catalog (then without filters): the "
+        "whole catalog is never selected by leaving the filters out.",
     )
 
     def validate(self, attrs):
@@ -125,6 +123,19 @@ class BulkPriceUpdateSerializer(StrictSerializer):
             raise serializers.ValidationError({"value": ["Must be -100 to 1000 (percent)."]})
         if mode == "fixed" and abs(value) > PRICE_LIMIT:
             raise serializers.ValidationError({"value": [f"Must be within ±{PRICE_LIMIT}."]})
+        if attrs["all"] and "filters" in attrs:
+            raise serializers.ValidationError(
+                {"all": ["Send either filters or all: true, not both."]}
+            )
+        if not attrs["all"] and not attrs.get("filters"):
+            raise serializers.ValidationError(
+                {
+                    "filters": [
+                        "Say which products to change: give filters, or all: true to change "
+                        "every product of the catalog."
+                    ]
+                }
+            )
         return attrs
 
     def validate_filters(self, value):

@@ -10,6 +10,7 @@ from drf_spectacular.utils import (
 )
 from rest_framework import status, viewsets
 from rest_framework.decorators import action
+from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 
 from core.api.serializers import ErrorSerializer
@@ -101,15 +102,29 @@ class ProductViewSet(viewsets.ModelViewSet):
                 "the count.",
             ),
             **ERRORS,
+            415: ErrorSerializer,
         },
     )
-    @action(detail=False, methods=["post"], url_path="bulk-price-update")
+    # JSON only: a form-encoded body cannot carry the `filters` object (DRF reads a missing
+    # one as {}), and an empty selection must never turn into the whole catalog.
+    @action(
+        detail=False, methods=["post"], url_path="bulk-price-update", parser_classes=[JSONParser]
+    )
     def bulk_price_update(self, request):
-        """Set, or change by a percentage or an amount, the price of every matching product,
-        in one statement; returns how many prices changed."""
+        """Set, or change by a percentage or an amount, the price of every product matching
+        `filters` (or of every product with `all: true`), in one statement; returns how many
+        prices changed. JSON body only."""
         serializer = BulkPriceUpdateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        outcome = request_bulk_price_update(**serializer.validated_data, owner=request.user)
+        data = serializer.validated_data
+        outcome = request_bulk_price_update(
+            mode=data["mode"],
+            value=data["value"],
+            ending=data.get("ending"),
+            filters=data.get("filters"),
+            every_product=data["all"],
+            owner=request.user,
+        )
         return _outcome_response(outcome, "updated")
 
 

@@ -100,28 +100,3 @@ class WebhookTestResultSerializer(serializers.Serializer):
     response_excerpt = serializers.CharField(allow_blank=True)
     error = serializers.CharField(allow_blank=True)
     delivery = WebhookDeliverySerializer()
-
-
-class ProductEventDataSerializer(serializers.Serializer):
-    """The `data` of product events. Our own, so the product API can change freely.
-    Output only: fields missing from a snapshot (deleted products) are left out, None stays
-    None (no allow_null, which would turn a missing key into None)."""
-
-    id = serializers.IntegerField(required=False)
-    sku = serializers.CharField(required=False)
-    name = serializers.CharField(required=False)
-    description = serializers.CharField(required=False)
-    price = serializers.DecimalField(
-        max_digits=12, decimal_places=2, coerce_to_string=True, required=False
-    )
-    compare_at_price = serializers.DecimalField(
-        max_digits=12, decimal_places=2, coerce_to_string=True, required=False
-    )
-    currency = serializers.CharField(required=False)
-    stock_quantity = serializers.IntegerField(required=False)
-    is_active = serializers.BooleanField(required=False)
-    category = serializers.CharField(required=False)
-    attributes = serializers.JSONField(required=False)
-    image_urls = serializers.ListField(child=serializers.CharField(), required=False)
-    created_at = serializers.DateTimeField(required=False)
-    updated_at = serializers.DateTimeField(required=False)

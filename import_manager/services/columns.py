@@ -5,20 +5,28 @@ from __future__ import annotations
 import re
 
 from core.exceptions import PlatformError
-
-#: Every file must have these columns (values are checked row by row).
-REQUIRED_COLUMNS = ("sku", "name", "description", "price", "is_active")
-#: Known optional columns; a column the file does not have is left untouched on update.
-OPTIONAL_COLUMNS = (
-    "compare_at_price",
-    "cost",
-    "currency",
-    "stock_quantity",
-    "category",
-    "attributes",
-    "image_urls",
+from product.columns import (
+    BY_NAME,
+    FILE_COLUMNS,
+    FILE_REQUIRED_COLUMNS,
+    Kind,
 )
-KNOWN_COLUMNS = REQUIRED_COLUMNS + OPTIONAL_COLUMNS
+
+# The catalog file format is the product's column contract (product.columns).
+#: Every file must have these columns (values are checked row by row).
+REQUIRED_COLUMNS = FILE_REQUIRED_COLUMNS
+#: Every column a file may have (the required ones, then the optional ones: a column the
+#: file does not have is left untouched on update).
+KNOWN_COLUMNS = FILE_COLUMNS
+#: Kinds whose values Python checks and rewrites while staging (JSON objects and URL
+#: lists: PostgreSQL 15 cannot test them without failing the whole statement).
+PYTHON_CHECKED_KINDS = frozenset({Kind.JSON_OBJECT, Kind.URL_LIST})
+
+
+def python_checked(columns) -> list[str]:
+    """The columns among `columns` whose values Python checks (see PYTHON_CHECKED_KINDS)."""
+    return [name for name in columns if BY_NAME[name].kind in PYTHON_CHECKED_KINDS]
+
 
 _SEPARATORS = re.compile(r"[\s\-]+")
 

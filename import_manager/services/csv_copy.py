@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterable, Iterator
 import psycopg
 from django.db import transaction
 
-from .columns import ColumnMap
+from .columns import ColumnMap, python_checked
 
 logger = logging.getLogger(__name__)
 
@@ -151,7 +151,4 @@ def _record_end(block: bytes, odd: bool) -> int | None:
 def can_copy_csv(reader, columns: ColumnMap) -> bool:
     """Whether the fast path may try this file: a CSV whose header is its first line, with
     no column that needs Python's checks (JSON objects and URL lists, importer._fixers)."""
-    return getattr(reader, "data_offset", None) is not None and not {
-        "attributes",
-        "image_urls",
-    } & set(columns.columns)
+    return getattr(reader, "data_offset", None) is not None and not python_checked(columns.columns)

@@ -3,11 +3,12 @@
     result = import_catalog_file(path, ctx, ImportOptions(file_format="csv"))
 
 The file is read one record at a time and each batch goes straight into a COPY to the
-staging table (nothing holds the whole file), then PostgreSQL validates and upserts the batch
-(services/staging.py) and the batch commits. Progress (percent, phase, counters) goes out
-after every step and from a ticker at least twice a second, so a slow statement never leaves
-the live stream silent. A cancel request lets the current batch finish and commit, then
-stops: the counters always describe exactly what was committed.
+staging table (nothing holds the whole file); PostgreSQL validates the rows
+(services/staging.py), then the product app merges the winners into the catalog
+(`product.services.merge`), batch by batch, each batch one commit. Progress (percent,
+phase, counters) goes out after every step and from a ticker at least twice a second, so a
+slow statement never leaves the live stream silent. A cancel request lets the current batch
+finish and commit, then stops: the counters always describe exactly what was committed.
 
 Batch sizes adapt so one batch takes about IMPORT_BATCH_SECONDS: short enough to honour a
 cancel within the job engine's grace period, long enough to keep per-statement costs small.
@@ -26,16 +27,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from django.conf import settings
-from django.db import IntegrityError, connection, transaction
+from django.db import connection
 
 from core.exceptions import JobCancelled
 from core.models.job import TERMINAL_STATUSES
 from core.services.db_threads import SideConnection, map_on_connections
-from product.models import Product
-from product.services.catalog_indexes import bulk_load
+from product.columns import BY_NAME, Kind
+from product.services.merge import bulk_merge
 
 from ..models import ImportRowError
-from .columns import ColumnMap, ImportFileError
+from .columns import ColumnMap, ImportFileError, python_checked
 from .csv_copy import can_copy_csv, copy_csv_file
 from .parsers import RowProblem, format_for_name, open_reader
 from .staging import StagingTable
@@ -263,33 +264,30 @@ def _run(reader, columns: ColumnMap, stage, options, totals, progress, ctx) -> N
     if progress.cancel_requested():
         _stop(ctx, totals)
     progress.emit(VALIDATED_PERCENT, "writing", rows_read=staged, **totals.counters())
+    products = stage.products()
     if options.dry_run:
-        created, updated, _ = stage.predict()
+        created, updated, _ = products.predict()
         _count(totals, chunks, created, updated, 0)
         return
     shield = getattr(ctx, "uninterruptible", contextlib.nullcontext)
-    # A load writing a large share of the catalog drops the secondary indexes and builds
+    # A merge writing a large share of the catalog drops the secondary indexes and builds
     # them again when the block ends, whether it ends normally, by a cancel or by an error.
-    # Rows equal to the stored product are not rewritten: only the others count.
-    few = winners < settings.PRODUCT_BULK_LOAD_MIN_ROWS  # bulk_load declines anyway
-    writes = winners if few else stage.estimate_writes(winners)
-    with bulk_load(writes, log=ctx.log, shield=shield) as indexes_suspended:
-        # Into an empty catalog rows are inserted without ON CONFLICT (see stage.insert).
-        insert_only = not Product.objects.exists()
+    with bulk_merge(products, winners, log=ctx.log, shield=shield) as plan:
         writing_started = time.monotonic()
-        _write(chunks, stage, options, totals, progress, ctx, staged, winners, insert_only)
+        _write(chunks, products, options, totals, progress, ctx, staged, winners, plan.insert_only)
         ctx.log(
             f"Wrote {totals.created} new and {totals.updated} changed products in "
             f"{time.monotonic() - writing_started:.1f} s."
         )
-        if indexes_suspended:
+        if plan.indexes_suspended:
             progress.emit(99, "indexing", rows_read=staged, **totals.counters())
 
 
 def _write(
-    chunks, stage, options, totals, progress, ctx, staged: int, winners: int, insert_only: bool
+    chunks, products, options, totals, progress, ctx, staged: int, winners: int, insert_only: bool
 ) -> None:
-    """Upsert the winners batch by batch (ranges of rows), each batch one commit.
+    """Merge the winners (`products`, a StagedProducts) batch by batch (ranges of rows),
+    each batch one commit.
 
     Each SKU has one winner in the whole file, so batches touch disjoint products and
     `options.writers` connections write them side by side (PostgreSQL spends most of an
@@ -304,7 +302,9 @@ def _write(
         threads = []
     else:
         threads = [
-            threading.Thread(target=_writer, args=(stage, tasks, results, insert_only), daemon=True)
+            threading.Thread(
+                target=_writer, args=(products, tasks, results, insert_only), daemon=True
+            )
             for _ in range(writers)
         ]
         for thread in threads:
@@ -318,7 +318,7 @@ def _write(
         if threads:
             tasks.put(group)
         else:
-            results.put(_upsert(stage, group, insert_only))
+            results.put(_merge(products, group, insert_only))
 
     def settle(block: bool = True) -> Exception | None:
         group, outcome, elapsed = results.get(block=block)
@@ -390,36 +390,24 @@ def _check_part(stage, after_row: int, upto_row: int) -> None:
         stage.bound_to(cursor).flag_invalid_rows(after_row, upto_row)
 
 
-def _upsert(stage, group, insert_only: bool = False) -> tuple:
+def _merge(products, group, insert_only: bool = False) -> tuple:
     """Write one batch: (group, (created, updated, winners) or the exception, seconds)."""
     started = time.monotonic()
     try:
-        outcome = _write_batch(stage, (group[0].first_row - 1, group[-1].last_row), insert_only)
+        rows = (group[0].first_row - 1, group[-1].last_row)
+        outcome = products.write(*rows, insert_only=insert_only)
     except Exception as exc:  # noqa: BLE001 - handed to the job's thread, raised there
         outcome = exc
     return group, outcome, time.monotonic() - started
 
 
-def _write_batch(stage, rows: tuple[int, int], insert_only: bool) -> tuple[int, int, int]:
-    """The winners among the staged `rows` range, in one transaction."""
-    if insert_only:
-        try:
-            with transaction.atomic():
-                inserted = stage.insert(*rows)
-            return inserted, 0, inserted
-        except IntegrityError:
-            pass  # someone else inserted one of these SKUs meanwhile: upsert the batch
-    with transaction.atomic():
-        return stage.upsert(*rows)
-
-
-def _writer(stage, tasks: queue.Queue, results: queue.Queue, insert_only: bool) -> None:
-    """A writer thread: upserts the batches it is given on its own connection."""
+def _writer(products, tasks: queue.Queue, results: queue.Queue, insert_only: bool) -> None:
+    """A writer thread: merges the batches it is given on its own connection."""
     try:
         with connection.cursor() as cursor:
-            own = stage.bound_to(cursor)
+            own = products.bound_to(cursor)
             while (group := tasks.get()) is not None:
-                results.put(_upsert(own, group, insert_only))
+                results.put(_merge(own, group, insert_only))
     except Exception as exc:  # noqa: BLE001 - e.g. no connection: reported by the job
         while (group := tasks.get()) is not None:
             results.put((group, exc, 0.0))
@@ -541,7 +529,7 @@ class _BadValue(ValueError):
     pass
 
 
-def _attributes(value):
+def _json_object(value):
     if value is None or value == "":
         return value
     try:
@@ -553,7 +541,7 @@ def _attributes(value):
     return json.dumps(parsed, ensure_ascii=False)
 
 
-def _image_urls(value):
+def _url_list(value):
     if value is None or value.strip() == "":
         return None
     text = value.strip()
@@ -570,9 +558,13 @@ def _image_urls(value):
 
 
 def _fixers(columns: ColumnMap) -> list:
-    """Python checks for what PostgreSQL 15 cannot test without failing the statement."""
-    fixes = {"attributes": _attributes, "image_urls": _image_urls}
-    return [(i, fixes[name]) for i, name in enumerate(columns.columns) if name in fixes]
+    """Python checks for what PostgreSQL 15 cannot test without failing the statement
+    (the kinds in columns.PYTHON_CHECKED_KINDS)."""
+    fixes = {Kind.JSON_OBJECT: _json_object, Kind.URL_LIST: _url_list}
+    checked = set(python_checked(columns.columns))
+    return [
+        (i, fixes[BY_NAME[name].kind]) for i, name in enumerate(columns.columns) if name in checked
+    ]
 
 
 def _error_dict(error) -> dict:

@@ -1,4 +1,5 @@
-"""The import-shaped view of a catalog import job (for the API and the admin page)."""
+"""The import-shaped view of a catalog import job (for the API, the admin page and the
+generic job detail)."""
 
 from core.models import Job
 
@@ -71,3 +72,45 @@ def import_summary(job: Job) -> dict:
         "started_at": job.started_at.isoformat() if job.started_at else None,
         "completed_at": job.finished_at.isoformat() if job.finished_at else None,
     }
+
+
+#: What a catalog import adds at the top level of its job's detail (`GET /api/jobs/{id}`,
+#: through `JobKind.detail`): seed 004's job status fields that the generic job does not
+#: have, and the import's own figures.
+DETAIL_FIELDS = (
+    "filename",
+    "format",
+    "source",
+    "source_url",
+    "dry_run",
+    "total_rows",
+    "processed_rows",
+    "success_count",
+    "error_count",
+    "created",
+    "updated",
+    "unchanged",
+    "errors",
+)
+
+
+def import_job_detail(job: Job) -> dict:
+    """The `catalog.import` kind's detail fields (see DETAIL_FIELDS), JSON-ready.
+
+    With `job_id` and `completed_at` too (the job's id and end, the generic detail's own
+    spelling of `id` and `finished_at`), so seed 004's job status response is complete
+    however the two dicts are merged; `status`, `progress`, `created_at` and `started_at`
+    are the job's own fields and not repeated. `errors` holds every kept row error (the
+    first IMPORT_MAX_ERRORS_KEPT; `error_count` counts all).
+    """
+    report = import_report(job)
+    return {
+        "job_id": str(job.id),
+        **{name: report[name] for name in DETAIL_FIELDS},
+        "completed_at": _moment(job.finished_at),
+    }
+
+
+def _moment(value) -> str | None:
+    # The API's format for UTC times (as DRF writes them: ISO 8601 with Z).
+    return None if value is None else value.isoformat().replace("+00:00", "Z")

@@ -1,5 +1,5 @@
 # ruff: noqa: S608 - SQL is built from constants and a validated table name, never from input
-"""The staging table of one import: COPY the file in, validate it set-based, upsert it.
+"""The staging table of one import: COPY the file in, validate it set-based, hand it over.
 
 Rows arrive as text exactly as the file had them, numbered (`row_no`) in file order.
 PostgreSQL then does the work set-based:
@@ -7,42 +7,46 @@ PostgreSQL then does the work set-based:
 1. `COPY` streams every record into an UNLOGGED staging table (no WAL; private to the
    import by its name);
 2. an `UPDATE` flags the bad rows (missing SKU, non-numeric price, unknown boolean, ...)
-   with the column and a message — far cheaper than checking 500,000 rows in Python. These
-   checks are the costly part (about 5 µs a row), so the importer spreads them over its
-   connections: by ranges of row numbers while the file is still being copied in
-   (`flag_invalid_rows`, one committed part of a CSV file at a time), or by ranges of the
-   table's pages once it is all there (`flag_invalid`, a TID range scan each);
+   with the column and a message — far cheaper than checking 500,000 rows in Python. The
+   checks follow each column's kind and limits in the product's column contract
+   (`product.columns`). They are the costly part (about 5 µs a row), so the importer
+   spreads them over its connections: by ranges of row numbers while the file is still
+   being copied in (`flag_invalid_rows`, one committed part of a CSV file at a time), or by
+   ranges of the table's pages once it is all there (`flag_invalid`, a TID range scan each);
    then one more `UPDATE` marks every valid row that a later valid row of the same SKU
    (window `max(row_no) OVER (PARTITION BY lower(sku))`) supersedes, across the whole file,
    so only the last row of each SKU (the "winner") is written;
 3. a BRIN index on `row_no` (rows are stored roughly in file order) lets a statement find
    a range of rows, a part of the file or a batch, without reading the whole table;
-4. per batch of file rows, one `INSERT … SELECT … ON CONFLICT (lower(sku)) DO UPDATE` writes
-   the winners of that row range. A SKU is written once per import, by its last row, so the
-   created/updated figures count products, and rows equal to the stored product are not
-   rewritten at all.
-
-Only the columns the file has are written on update; for new products the other columns
-get the model's defaults.
+4. the winners go to the product app (`products()`: a `product.services.merge.
+   StagedProducts`), which owns the statements writing the product table: per batch of
+   rows one `INSERT … SELECT … ON CONFLICT (lower(sku)) DO UPDATE`.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 
 from core.services.planner import planner_setting
+from product.columns import (
+    BY_NAME,
+    FALSE_WORDS,
+    MONEY_MAX,
+    MONEY_PLACES,
+    TRUE_WORDS,
+    Column,
+    Kind,
+)
+from product.services.merge import StagedProducts
 
 from .columns import KNOWN_COLUMNS
 
 NUMBER_RE = r"^[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)$"
 INTEGER_RE = r"^[+-]?[0-9]+$"
-TRUE_WORDS = ("true", "t", "yes", "y", "1", "on")
-FALSE_WORDS = ("false", "f", "no", "n", "0", "off")
-MAX_MONEY = "1e10"  # NUMERIC(12, 2)
-TEXT_LIMITS = {"sku": 255, "name": 500, "category": 255}
+INTEGER_RANGE = (-2147483648, 2147483647)  # PostgreSQL integer
 STAGE_NAME_RE = re.compile(r"^import_stage_[0-9a-f]{32}$")
-PRODUCT_TABLE = "product_product"
+#: The staged rows the catalog gets: valid, and the last of their SKU in the file.
+WINNERS = "err_message IS NULL AND NOT superseded"
 
 
 def _words(words) -> str:
@@ -59,9 +63,18 @@ def _problem(column: str, message: str, with_value: bool = True) -> str:
     return f"ARRAY['{column}', '{message}', {value}]"
 
 
-#: Columns whose trimmed value the checks use, and those that must be numbers.
-CHECKED_TEXTS = ("sku", "name", "category", "currency", "is_active")
-MONEY_COLUMNS = ("price", "compare_at_price", "cost")
+def _present(columns, *kinds: Kind) -> list[Column]:
+    """The contract's columns among `columns` (in the file format's order), of those kinds."""
+    wanted = set(columns)
+    present = [BY_NAME[name] for name in KNOWN_COLUMNS if name in wanted]
+    return [c for c in present if c.kind in kinds] if kinds else present
+
+
+def _reads_trimmed(column: Column) -> bool:
+    """Whether a check looks at the column's trimmed value (`<c>_t`)."""
+    if column.kind is Kind.TEXT:
+        return not column.blank or column.max_length is not None
+    return column.kind in (Kind.MONEY, Kind.INTEGER, Kind.BOOLEAN, Kind.CURRENCY)
 
 
 def _check_inputs(columns) -> list[str]:
@@ -74,121 +87,86 @@ def _check_inputs(columns) -> list[str]:
     not one). Numbers are cast to numeric, which cannot overflow, so the checks can tell
     "not a number" from "out of range".
     """
-    numbers = {**dict.fromkeys(MONEY_COLUMNS, NUMBER_RE), "stock_quantity": INTEGER_RE}
-    wanted = set(columns)
-    present = [c for c in KNOWN_COLUMNS if c in wanted]
-    inputs = ["ctid AS tid", *present]
-    for name in present:
-        if name in CHECKED_TEXTS or name in numbers:
+    numbers = {Kind.MONEY: NUMBER_RE, Kind.INTEGER: INTEGER_RE}
+    present = _present(columns)
+    inputs = ["ctid AS tid", *(c.name for c in present)]
+    for column in present:
+        name = column.name
+        if _reads_trimmed(column):
             inputs.append(f"{_t(name)} AS {name}_t")
-        if name in numbers:
+        if column.kind in numbers:
             inputs.append(
-                f"CASE WHEN btrim({name}) ~ '{numbers[name]}'"
+                f"CASE WHEN btrim({name}) ~ '{numbers[column.kind]}'"
                 f" THEN btrim({name})::numeric END AS {name}_n"
             )
     return inputs
 
 
+def _required(column: Column) -> list[str]:
+    if column.blank:
+        return []
+    return [f"WHEN {column.name}_t IS NULL THEN {_problem(column.name, 'is required', False)}"]
+
+
+def _too_long(column: Column) -> list[str]:
+    name, limit = column.name, column.max_length
+    if limit is None:
+        return []
+    return [
+        f"WHEN length({name}_t) > {limit} "
+        f"THEN {_problem(name, f'is longer than {limit} characters')}"
+    ]
+
+
 def _checks(columns) -> list[str]:
     """`WHEN … THEN ARRAY[column, message, value]` clauses for the columns present, over
-    the values `_check_inputs` computes."""
-    present = set(columns)
+    the values `_check_inputs` computes. A row gets the first problem found, in this order:
+    required texts, money, booleans, currency, whole numbers, optional texts, bad bytes."""
+    texts = _present(columns, Kind.TEXT)
     clauses = []
-    for name in ("sku", "name"):
-        clauses.append(f"WHEN {name}_t IS NULL THEN {_problem(name, 'is required', False)}")
-        limit = TEXT_LIMITS[name]
-        clauses.append(
-            f"WHEN length({name}_t) > {limit} "
-            f"THEN {_problem(name, f'is longer than {limit} characters')}"
-        )
-    for name in MONEY_COLUMNS:
-        if name not in present:
-            continue
-        if name == "price":
-            clauses.append(f"WHEN {name}_t IS NULL THEN {_problem(name, 'is required', False)}")
+    for column in texts:
+        if not column.blank:
+            clauses += _required(column) + _too_long(column)
+    for column in _present(columns, Kind.MONEY):
+        name = column.name
+        clauses += _required(column)
         clauses += [
             f"WHEN {name}_t IS NOT NULL AND {name}_n IS NULL "
             f"THEN {_problem(name, 'is not a number')}",
-            f"WHEN round({name}_n, 2) >= {MAX_MONEY} "
-            f"THEN {_problem(name, 'is too large (at most 9999999999.99)')}",
+            f"WHEN round({name}_n, {MONEY_PLACES}) > {MONEY_MAX} "
+            f"THEN {_problem(name, f'is too large (at most {MONEY_MAX})')}",
             f"WHEN {name}_n < 0 THEN {_problem(name, 'must not be negative')}",
         ]
-    clauses += [
-        f"WHEN is_active_t IS NULL THEN {_problem('is_active', 'is required', False)}",
-        f"WHEN lower(is_active_t) NOT IN {_words(TRUE_WORDS + FALSE_WORDS)} "
-        f"THEN {_problem('is_active', 'is not a boolean (use true/false, yes/no or 1/0)')}",
-    ]
-    if "currency" in present:
+    for column in _present(columns, Kind.BOOLEAN):
+        name = column.name
+        clauses += _required(column)
         clauses.append(
-            f"WHEN upper(currency_t) !~ '^[A-Z]{{3}}$' "
-            f"THEN {_problem('currency', 'is not a 3-letter currency code')}"
+            f"WHEN lower({name}_t) NOT IN {_words(TRUE_WORDS + FALSE_WORDS)} "
+            f"THEN {_problem(name, 'is not a boolean (use true/false, yes/no or 1/0)')}"
         )
-    if "stock_quantity" in present:
+    for column in _present(columns, Kind.CURRENCY):
+        clauses.append(
+            f"WHEN upper({column.name}_t) !~ '^[A-Z]{{3}}$' "
+            f"THEN {_problem(column.name, 'is not a 3-letter currency code')}"
+        )
+    low, high = INTEGER_RANGE
+    for column in _present(columns, Kind.INTEGER):
+        name = column.name
         clauses += [
-            "WHEN stock_quantity_t IS NOT NULL AND stock_quantity_n IS NULL "
-            f"THEN {_problem('stock_quantity', 'is not a whole number')}",
-            "WHEN stock_quantity_n NOT BETWEEN -2147483648 AND 2147483647 "
-            f"THEN {_problem('stock_quantity', 'is out of range')}",
+            f"WHEN {name}_t IS NOT NULL AND {name}_n IS NULL "
+            f"THEN {_problem(name, 'is not a whole number')}",
+            f"WHEN {name}_n NOT BETWEEN {low} AND {high} THEN {_problem(name, 'is out of range')}",
         ]
-    if "category" in present:
-        clauses.append(
-            f"WHEN length(category_t) > {TEXT_LIMITS['category']} "
-            f"THEN {_problem('category', 'is longer than 255 characters')}"
-        )
+    for column in texts:
+        if column.blank:
+            clauses += _too_long(column)
     # One strpos per column: concatenating them first would copy every row's text.
-    replaced = " OR ".join(
-        f"strpos({c}, U&'\\FFFD') > 0"
-        for c in ("sku", "name", "description", "category")
-        if c in present
-    )
+    replaced = " OR ".join(f"strpos({c.name}, U&'\\FFFD') > 0" for c in texts)
     clauses.append(
         f"WHEN {replaced} THEN ARRAY['', "
         "'contains bytes that are not valid UTF-8, or a NUL character', NULL]"
     )
     return clauses
-
-
-def _value_sql(name: str) -> str:
-    """SELECT expression turning the staged text of a valid row into the product value."""
-    return {
-        "sku": "btrim(sku)",
-        "name": "btrim(name)",
-        "description": "coalesce(description, '')",
-        "price": "round(btrim(price)::numeric, 2)",
-        "is_active": f"lower(btrim(is_active)) IN {_words(TRUE_WORDS)}",
-        "compare_at_price": f"round({_t('compare_at_price')}::numeric, 2)",
-        "cost": f"round({_t('cost')}::numeric, 2)",
-        "currency": f"coalesce(upper({_t('currency')}), 'USD')",
-        "stock_quantity": f"coalesce({_t('stock_quantity')}::integer, 0)",
-        "category": "coalesce(btrim(category), '')",
-        "attributes": "coalesce(nullif(attributes, '')::jsonb, '{}'::jsonb)",
-        "image_urls": (
-            "coalesce(ARRAY(SELECT jsonb_array_elements_text(nullif(image_urls, '')::jsonb)),"
-            " '{}'::text[])"
-        ),
-    }[name]
-
-
-#: Values of a new product for the optional columns a file does not have (model defaults).
-DEFAULTS = {
-    "compare_at_price": "NULL",
-    "cost": "NULL",
-    "currency": "'USD'",
-    "stock_quantity": "0",
-    "category": "''",
-    "attributes": "'{}'::jsonb",
-    "image_urls": "'{}'::text[]",
-}
-
-
-@dataclass
-class BatchOutcome:
-    flagged: int = 0  # rows the SQL validation rejected
-    errors: list | None = None  # [(row_number, column, message, value)], at most `room`
-    distinct: int = 0  # valid rows left after "last row of a SKU wins"
-    created: int = 0
-    updated: int = 0
-    unchanged: int = 0
 
 
 class StagingTable:
@@ -202,9 +180,6 @@ class StagingTable:
         self.columns = list(columns)
         self._flag_sql = self._build_flag()
         self._supersede_sql = self._build_supersede()
-        self._upsert_sql = self._build_upsert()
-        self._insert_sql = self._build_insert()
-        self._predict_sql = self._build_predict()
 
     def bound_to(self, cursor) -> StagingTable:
         """The same staging table, used through another connection's cursor."""
@@ -345,44 +320,10 @@ class StagingTable:
         )
         return self.cursor.fetchall()
 
-    # -- per batch -----------------------------------------------------------------------
-    def upsert(self, after_row: int, upto_row: int) -> tuple[int, int, int]:
-        """Write the winners among rows (after_row, upto_row]; returns (created, updated,
-        winners in the range)."""
-        self._on_row_range(self._upsert_sql, [after_row, upto_row])
-        created, updated, distinct = self.cursor.fetchone()
-        return created or 0, updated or 0, distinct or 0
-
-    def insert(self, after_row: int, upto_row: int) -> int:
-        """Plain INSERT of the winners among rows (after_row, upto_row], for a catalog that
-        held none of their SKUs; returns how many were inserted.
-
-        Without ON CONFLICT: speculative insertion costs a third more WAL and time (450k
-        rows: 6.4 s against 4.0 s). A concurrent insert of one of these SKUs by someone else
-        fails the statement with a unique violation; the caller then upserts the batch.
-        """
-        self._on_row_range(self._insert_sql, [after_row, upto_row])
-        return self.cursor.rowcount
-
-    def predict(self) -> tuple[int, int, int]:
-        """Dry run: (would create, would update, winners), writing nothing."""
-        self.cursor.execute(self._predict_sql)
-        created, updated, distinct = self.cursor.fetchone()
-        return created or 0, updated or 0, distinct or 0
-
-    def estimate_writes(self, winners: int, sample_rows: int = 10_000) -> int:
-        """How many of the `winners` would create or change a product (the rest equal
-        the stored product and are not rewritten), estimated from a sample of about
-        `sample_rows` of them; all of them are compared when there are fewer."""
-        percent = 100.0 * sample_rows / max(winners, 1)
-        if percent < 100:
-            # Whole pages at random: cheap, and rows of a page are neighbours in the file.
-            self.cursor.execute(self._build_estimate(f" TABLESAMPLE SYSTEM ({percent:.4f})"))
-            compared, writes = self.cursor.fetchone()
-            if compared:
-                return round(winners * writes / compared)
-        self.cursor.execute(self._build_estimate(""))  # small, or the sample missed
-        return self.cursor.fetchone()[1]
+    # -- into the catalog ----------------------------------------------------------------
+    def products(self) -> StagedProducts:
+        """The winners (valid, last of their SKU), for the product service to merge."""
+        return StagedProducts(self.cursor, self.name, self.columns, rows=WINNERS)
 
     def _on_row_range(self, sql: str, params: list) -> None:
         """Run a statement over a range of row numbers through the BRIN index on row_no.
@@ -429,76 +370,4 @@ class StagingTable:
             f"  RETURNING 1\n"
             f")\n"
             f"SELECT count(*) FROM changed"
-        )
-
-    def _winners_sql(self) -> str:
-        return f"SELECT * FROM {self.name} WHERE err_message IS NULL AND NOT superseded"
-
-    def _insert_values(self) -> tuple[list[str], list[str]]:
-        """(product columns, SELECT expressions over the staged row) of a new product."""
-        insert_columns = ["sku", "name", "description", "price", "is_active", *DEFAULTS]
-        values = [
-            _value_sql(name) if name in self.columns else DEFAULTS[name] for name in insert_columns
-        ]
-        return insert_columns, values
-
-    def _build_insert(self) -> str:
-        insert_columns, values = self._insert_values()
-        return (
-            f"INSERT INTO {PRODUCT_TABLE} (created_at, updated_at, {', '.join(insert_columns)})\n"
-            f"SELECT now(), now(), {', '.join(values)}\n"
-            f"FROM ({self._winners_sql()} AND row_no > %s AND row_no <= %s) AS latest"
-        )
-
-    def _overwritten(self) -> list[str]:
-        """The columns an existing product takes from the file: only those the file has
-        (the SKU among them: it takes the spelling of the last row)."""
-        insert_columns, _ = self._insert_values()
-        return [name for name in insert_columns if name in self.columns]
-
-    def _differs(self, incoming: str) -> str:
-        """Condition: the product `p` differs from the row `incoming` (a table alias with
-        the product's column names) in a column the file overwrites."""
-        updated = self._overwritten()
-        current = ", ".join(f"p.{name}" for name in updated)
-        other = ", ".join(f"{incoming}.{name}" for name in updated)
-        return f"({current}) IS DISTINCT FROM ({other})"
-
-    def _build_upsert(self) -> str:
-        insert_columns, values = self._insert_values()
-        assignments = ", ".join(f"{name} = EXCLUDED.{name}" for name in self._overwritten())
-        return (
-            f"WITH latest AS ({self._winners_sql()} AND row_no > %s AND row_no <= %s),\n"
-            f"written AS (\n"
-            f"  INSERT INTO {PRODUCT_TABLE} AS p (created_at, updated_at, "
-            f"{', '.join(insert_columns)})\n"
-            f"  SELECT now(), now(), {', '.join(values)} FROM latest\n"
-            f"  ON CONFLICT (lower(sku)) DO UPDATE SET {assignments},"
-            f" updated_at = EXCLUDED.updated_at\n"
-            # Rewriting an identical row would churn every index for nothing.
-            f"  WHERE {self._differs('EXCLUDED')}\n"
-            f"  RETURNING (p.xmax = 0) AS created\n"
-            f")\n"
-            "SELECT count(*) FILTER (WHERE created), count(*) FILTER (WHERE NOT created),"
-            " (SELECT count(*) FROM latest) FROM written"
-        )
-
-    def _build_estimate(self, sample: str) -> str:
-        # The incoming values are computed in `l` under the product's column names, so the
-        # comparison is the upsert's `IS DISTINCT FROM` and `lower(l.sku)` finds the product
-        # through the unique index. `sample`: a TABLESAMPLE clause or "".
-        value_of = dict(zip(*self._insert_values(), strict=True))
-        selected = ", ".join(f"{value_of[name]} AS {name}" for name in self._overwritten())
-        return (
-            f"WITH l AS (SELECT {selected} FROM {self.name}{sample}"
-            f" WHERE err_message IS NULL AND NOT superseded)\n"
-            f"SELECT count(*), count(*) FILTER (WHERE p.id IS NULL OR {self._differs('l')})\n"
-            f"FROM l LEFT JOIN {PRODUCT_TABLE} AS p ON lower(p.sku) = lower(l.sku)"
-        )
-
-    def _build_predict(self) -> str:
-        return (
-            f"SELECT count(*) FILTER (WHERE p.id IS NULL), count(p.id), count(*)"
-            f" FROM ({self._winners_sql()}) AS l"
-            f" LEFT JOIN {PRODUCT_TABLE} AS p ON lower(p.sku) = lower(btrim(l.sku))"
         )

@@ -1,11 +1,16 @@
 """The import API and the catalog_import job, run in-process with execute_job."""
 
+import json
+
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from core.models import Job, JobStatus
+from core.serializers import JobSerializer
+from core.services.job_kinds import get_job_kind
 from core.services.jobs import cancel_job, execute_job
 from core.tests.helpers import run_in_thread, wait_until
+from import_manager.jobs import CATALOG_IMPORT
 from import_manager.models import ImportRowError, ImportRun
 from import_manager.signals import import_completed
 from product.models import Product
@@ -50,6 +55,7 @@ def test_upload_returns_202_with_a_job_that_imports_the_file(operator, data_dir,
     response = upload(operator)
 
     assert response.status_code == 202, response.content
+    assert response.json()["message"] == "Upload started successfully"
     job_id = response.json()["job_id"]
     job = Job.objects.get(pk=job_id)
     assert (job.kind, job.status, job.queue) == ("catalog.import", JobStatus.PENDING, "imports")
@@ -81,6 +87,65 @@ def test_upload_returns_202_with_a_job_that_imports_the_file(operator, data_dir,
     assert [status for status, _ in completed] == ["completed"]
     summary = completed[0][1]
     assert (summary["job_id"], summary["created"], summary["error_count"]) == (job_id, 1, 1)
+
+
+SEED_JOB_STATUS_FIELDS = {
+    "job_id",
+    "filename",
+    "status",
+    "total_rows",
+    "processed_rows",
+    "success_count",
+    "error_count",
+    "progress",
+    "errors",
+    "started_at",
+    "completed_at",
+    "created_at",
+}
+
+
+def test_the_import_kind_adds_seed_004s_job_status_fields_to_the_job_detail(operator, data_dir):
+    job_id = upload(operator).json()["job_id"]
+    execute_job(job_id)
+    job = Job.objects.get(pk=job_id)
+
+    detail = get_job_kind(job.kind).detail(job)
+
+    assert detail == {
+        "job_id": job_id,
+        "filename": "p.csv",
+        "format": "csv",
+        "source": "upload",
+        "source_url": "",
+        "dry_run": False,
+        "total_rows": 3,
+        "processed_rows": 3,
+        "success_count": 2,
+        "error_count": 1,
+        "created": 1,
+        "updated": 0,
+        "unchanged": 0,
+        "errors": [{"row": 2, "column": "price", "message": "is not a number", "value": "abc"}],
+        "completed_at": job.finished_at.isoformat().replace("+00:00", "Z"),
+    }
+    # Merged into the generic representation (as core's JobSerializer does for the detail
+    # view), every field of seed 004's job status is at the top level, JSON-ready.
+    merged = json.loads(json.dumps({**JobSerializer(job).data, **detail}))
+    assert set(merged) >= SEED_JOB_STATUS_FIELDS
+    assert (merged["status"], merged["progress"]) == ("completed", 100)
+    assert merged["completed_at"] == JobSerializer(job).data["finished_at"]
+
+
+def test_a_failed_import_shows_why_in_its_job_detail(operator, data_dir):
+    job_id = upload(operator, content=b"sku,title\nA,B\n").json()["job_id"]
+    execute_job(job_id)
+    job = Job.objects.get(pk=job_id)
+
+    detail = CATALOG_IMPORT.detail(job)
+
+    assert (detail["processed_rows"], detail["total_rows"]) == (0, None)
+    assert "Missing required columns" in detail["errors"][0]["message"]
 
 
 def test_dry_run_upload_writes_nothing(operator, data_dir):

@@ -32,6 +32,7 @@ def test_from_url_downloads_the_feed_and_imports_it(
     )
 
     assert response.status_code == 202, response.content
+    assert response.json()["message"] == "Import started successfully"
     job_id = response.json()["job_id"]
     execute_job(job_id)
 

@@ -12,41 +12,58 @@ from product.models import Product
 pytestmark = pytest.mark.django_db
 
 COLUMNS = ["sku", "name", "description", "price", "is_active"]
-ROWS = 6000
 
 
 @pytest.fixture
-def stage_with_every_third_product_changed():
-    """6,000 staged rows for 6,000 stored products: rows 0, 3, 6, ... change the price,
-    the others equal the stored product."""
-    Product.objects.bulk_create(
-        Product(sku=f"P-{i}", name=f"N {i}", price=Decimal("1.00")) for i in range(ROWS)
-    )
+def stage():
     with connection.cursor() as cursor:
-        stage = StagingTable(cursor, f"import_stage_{uuid.uuid4().hex}", COLUMNS)
-        stage.create()
-        with stage.copy() as copy:
-            for i in range(ROWS):
-                price = "2" if i % 3 == 0 else "1"
-                copy.write_row([i + 1, f"P-{i}", f"N {i}", "", price, "true"])
-        yield stage
-        stage.drop()
+        table = StagingTable(cursor, f"import_stage_{uuid.uuid4().hex}", COLUMNS)
+        table.create()
+        yield table
+        table.drop()
 
 
-def test_estimate_writes_compares_every_row_when_the_sample_would_be_all_of_them(
-    stage_with_every_third_product_changed,
-):
-    assert stage_with_every_third_product_changed.estimate_writes(ROWS) == ROWS // 3
+def test_the_product_service_gets_only_valid_rows_last_of_their_sku(stage):
+    with stage.copy() as copy:
+        for row in [
+            (1, "A-1", "Lamp", "", "1.00", "true"),
+            (2, "B-1", "Chair", "", "abc", "true"),  # not a number: flagged
+            (3, "a-1", "Lamp 2", "", "2.00", "false"),  # supersedes row 1
+            (4, "C-1", "Desk", "", "3.00", "yes"),
+        ]:
+            copy.write_row(row)
+    stage.flag_invalid()
+    assert stage.mark_superseded() == 1
+
+    products = stage.products()
+    assert products.predict() == (2, 0, 2)
+    assert products.upsert(0, 4) == (2, 0, 2)
+
+    assert sorted(Product.objects.values_list("sku", "name", "price", "is_active")) == [
+        ("C-1", "Desk", Decimal("3.00"), True),
+        ("a-1", "Lamp 2", Decimal("2.00"), False),
+    ]
+    assert stage.flagged_rows(10) == [(2, "price", "is not a number", "abc")]
 
 
-def test_estimate_writes_from_a_sample_of_pages_is_close(stage_with_every_third_product_changed):
-    # About a quarter of the table's pages; every page holds rows of both kinds.
-    estimate = stage_with_every_third_product_changed.estimate_writes(ROWS, sample_rows=1500)
+def test_checks_follow_the_column_contract(stage):
+    too_long = "x" * 256
+    with stage.copy() as copy:
+        for row in [
+            (1, too_long, "n", "", "1", "true"),
+            (2, "S-2", "", "", "1", "true"),
+            (3, "S-3", "n", "", "10000000000", "true"),
+            (4, "S-4", "n", "", "-1", "true"),
+            (5, "S-5", "n", "", "1", "maybe"),
+            (6, "S-6", "n", "", "9999999999.994", "true"),  # rounds to the largest price
+        ]:
+            copy.write_row(row)
+    stage.flag_invalid()
 
-    assert abs(estimate - ROWS // 3) <= ROWS // 10
-
-
-def test_estimate_writes_counts_new_products_as_writes(stage_with_every_third_product_changed):
-    Product.objects.filter(sku__in=[f"P-{i}" for i in range(1, ROWS, 3)]).delete()
-
-    assert stage_with_every_third_product_changed.estimate_writes(ROWS) == 2 * ROWS // 3
+    assert [(row, column, message) for row, column, message, _ in stage.flagged_rows(10)] == [
+        (1, "sku", "is longer than 255 characters"),
+        (2, "name", "is required"),
+        (3, "price", "is too large (at most 9999999999.99)"),
+        (4, "price", "must not be negative"),
+        (5, "is_active", "is not a boolean (use true/false, yes/no or 1/0)"),
+    ]

@@ -23,7 +23,6 @@ class Product(TimeStampedModel):
     category = models.CharField(max_length=255, blank=True, default="")
     attributes = models.JSONField(default=dict, blank=True)
     image_urls = ArrayField(models.TextField(), default=list, blank=True)
-    # A supplier link arrives with the suppliers app (a nullable FK added then).
 
     class Meta:
         ordering = ["id"]

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+import django_filters
 from django.conf import settings
 from django.db import DataError, connection, transaction
 from django.db.models import DecimalField, F, Value
@@ -19,6 +20,7 @@ from django.db.models.functions import Cast, Floor, Greatest, Now, Round
 from core.exceptions import PlatformError
 from core.models import Job
 from core.services.jobs import JobContext, start_job
+from product.columns import MONEY_MAX
 from product.filters import ProductFilter
 from product.jobs import BULK_PRICE_UPDATE, DELETE_ALL
 from product.models import Product
@@ -27,7 +29,7 @@ from .catalog_indexes import bulk_load
 
 PRICE_CHANGE_MODES = ("set", "percent", "fixed")
 #: The largest price the column (NUMERIC(12, 2)) can hold.
-PRICE_LIMIT = Decimal("9999999999.99")
+PRICE_LIMIT = MONEY_MAX
 
 
 class PriceOutOfRange(PlatformError):
@@ -71,7 +73,8 @@ def request_bulk_price_update(
     *,
     mode: str,
     value: Decimal,
-    filters: Mapping[str, Any],
+    filters: Mapping[str, Any] | None = None,
+    every_product: bool = False,
     ending: Decimal | None = None,
     owner=None,
 ) -> BulkOutcome:
@@ -81,20 +84,20 @@ def request_bulk_price_update(
     The filters are validated now (a 400, not a failed job); the job applies them when it
     runs, so it changes the products matching at that moment.
     """
-    queryset = _filtered(filters)
+    queryset = _selected(filters, every_product)
     _price_expression(mode, Decimal(value), ending)  # rejects an unknown mode now
     if _more_than(queryset, settings.PRODUCT_BULK_PRICE_INLINE_MAX_ROWS):
         params = {
             "mode": mode,
             "value": str(value),
             "ending": None if ending is None else str(ending),
-            "filters": dict(filters),
+            "filters": dict(filters or {}),
+            "all": every_product,
         }
         job = start_job(BULK_PRICE_UPDATE, params=params, owner=owner, title="Bulk price update")
         return BulkOutcome(job=job)
-    return BulkOutcome(
-        rows=bulk_update_prices(mode=mode, value=value, filters=filters, ending=ending)
-    )
+    change = {"filters": filters, "every_product": every_product, "ending": ending}
+    return BulkOutcome(rows=bulk_update_prices(mode=mode, value=value, **change))
 
 
 def _more_than(queryset, limit: int) -> bool:
@@ -106,7 +109,8 @@ def bulk_update_prices(
     *,
     mode: str,
     value: Decimal,
-    filters: Mapping[str, Any],
+    filters: Mapping[str, Any] | None = None,
+    every_product: bool = False,
     ending: Decimal | None = None,
 ) -> int:
     """Change the price of every product matching `filters` with one UPDATE statement.
@@ -114,13 +118,15 @@ def bulk_update_prices(
     `mode`: "set" (price = value), "percent" (price * (1 + value/100)) or "fixed"
     (price + value). The result is rounded to cents (half up) and never below zero; with
     `ending` (e.g. Decimal("0.99")) the whole units are kept and the cents replaced by it.
-    `filters` are the list filters (`ProductFilter`, without ordering). Only rows whose
-    price actually changes are written (and get a new `updated_at`); returns their count.
+    `filters` are the list filters (`ProductFilter`, without ordering), at least one of
+    them with a value; the whole catalog takes `every_product=True` (and no filters), never
+    an empty or forgotten filter. Only rows whose price actually changes are written (and
+    get a new `updated_at`); returns their count.
 
-    Raises PlatformError for invalid filters and PriceOutOfRange when a result would not
-    fit the price column.
+    Raises PlatformError for invalid or missing filters and PriceOutOfRange when a result
+    would not fit the price column.
     """
-    changing, new_price = _price_changes(mode, value, filters, ending)
+    changing, new_price = _price_changes(mode, value, filters, every_product, ending)
     try:
         with transaction.atomic():
             return changing.update(price=new_price, updated_at=Now())
@@ -134,21 +140,41 @@ def count_price_changes(
     *,
     mode: str,
     value: Decimal,
-    filters: Mapping[str, Any],
+    filters: Mapping[str, Any] | None = None,
+    every_product: bool = False,
     ending: Decimal | None = None,
 ) -> int:
     """How many products `bulk_update_prices` with these arguments would change."""
-    changing, _ = _price_changes(mode, value, filters, ending)
+    changing, _ = _price_changes(mode, value, filters, every_product, ending)
     return changing.count()
 
 
-def _price_changes(mode, value, filters, ending):
-    """(the products matching `filters` whose price the change alters, the new price)."""
+def _price_changes(mode, value, filters, every_product, ending):
+    """(the selected products whose price the change alters, the new price)."""
     new_price = _price_expression(mode, Decimal(value), ending)
-    return _filtered(filters).exclude(price=new_price), new_price
+    return _selected(filters, every_product).exclude(price=new_price), new_price
 
 
-def _filtered(filters: Mapping[str, Any]):
+class MissingSelection(PlatformError):
+    code = "selection_required"
+
+
+def _selected(filters: Mapping[str, Any] | None, every_product: bool):
+    """The products a bulk change applies to: those matching `filters`, or the whole
+    catalog when `every_product` (asked for explicitly, never by leaving filters out)."""
+    if every_product:
+        if filters:
+            raise MissingSelection(
+                "Send either filters or all: true, not both.",
+                fields={"all": ["Must not be combined with filters."]},
+            )
+        return Product.objects.order_by()
+    if not filters:
+        raise MissingSelection(
+            "Say which products to change: give filters, or all: true to change every "
+            "product of the catalog.",
+            fields={"filters": ["Required unless all is true."]},
+        )
     if "ordering" in filters:
         raise PlatformError("Ordering is not a filter.", fields={"ordering": ["Unknown filter."]})
     data = {key: _as_query_value(item) for key, item in filters.items()}
@@ -156,7 +182,18 @@ def _filtered(filters: Mapping[str, Any]):
     if not filterset.is_valid():
         errors = {key: list(messages) for key, messages in filterset.errors.items()}
         raise PlatformError("Invalid filters.", fields={"filters": errors})
+    if all(value in django_filters.constants.EMPTY_VALUES for value in _cleaned(filterset)):
+        # e.g. {"name": ""}: a filter without a value selects everything.
+        raise MissingSelection(
+            "The filters have no value, so they would select every product: give a value, "
+            "or all: true to change every product of the catalog.",
+            fields={"filters": ["At least one filter needs a value."]},
+        )
     return filterset.qs.order_by()
+
+
+def _cleaned(filterset) -> list:
+    return [filterset.form.cleaned_data.get(name) for name in filterset.data]
 
 
 def _as_query_value(item: Any) -> str:
@@ -199,9 +236,10 @@ def run_bulk_price_job(ctx: JobContext) -> dict:
     filters (validated when the job was started)."""
     params = ctx.params
     ending = params.get("ending")
+    selection = "every product" if params.get("all") else f"filters {params['filters']}"
     ctx.log(
         f"changing prices: {params['mode']} {params['value']}"
-        f"{f', ending {ending}' if ending else ''}, filters {params['filters']}"
+        f"{f', ending {ending}' if ending else ''}, {selection}"
     )
     ctx.progress(0, phase="updating")
     change = {
@@ -209,6 +247,7 @@ def run_bulk_price_job(ctx: JobContext) -> dict:
         "value": Decimal(params["value"]),
         "ending": None if ending is None else Decimal(ending),
         "filters": params["filters"],
+        "every_product": params.get("all", False),
     }
     # Every changed row rewrites every index: when most of the catalog changes, building
     # the indexes again afterwards is far cheaper (measured at 500k rows: see README).

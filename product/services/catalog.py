@@ -16,6 +16,7 @@ from django.db.models import QuerySet
 from django.dispatch import Signal
 
 from core.exceptions import PlatformError
+from product.columns import COLUMN_NAMES, COLUMNS, Column, Kind
 from product.lookups import sku_equals
 from product.models import Product
 from product.signals import product_created, product_deleted, product_updated
@@ -23,12 +24,9 @@ from product.signals import product_created, product_deleted, product_updated
 logger = logging.getLogger(__name__)
 
 SKU_UNIQUE_CONSTRAINT = "product_sku_ci_unique"
-#: Fields a manual change may set; ids and timestamps are the database's.
-EDITABLE_FIELDS = frozenset(
-    field.name
-    for field in Product._meta.concrete_fields
-    if field.name not in {"id", "created_at", "updated_at"}
-)
+#: Fields a manual change may set (the product's columns); ids and timestamps are the
+#: database's.
+EDITABLE_FIELDS = frozenset(COLUMN_NAMES)
 
 
 class SkuConflict(PlatformError):
@@ -70,20 +68,15 @@ def product_snapshot(product: Product) -> dict[str, Any]:
         # The API's own format for UTC times (…Z), so receivers see one format.
         return None if value is None else value.isoformat().replace("+00:00", "Z")
 
+    def value(column: Column):
+        value = getattr(product, column.name)
+        if column.kind is Kind.MONEY:
+            return money(value)
+        return list(value) if column.kind is Kind.URL_LIST else value
+
     return {
         "id": product.pk,
-        "sku": product.sku,
-        "name": product.name,
-        "description": product.description,
-        "price": money(product.price),
-        "compare_at_price": money(product.compare_at_price),
-        "cost": money(product.cost),
-        "currency": product.currency,
-        "stock_quantity": product.stock_quantity,
-        "is_active": product.is_active,
-        "category": product.category,
-        "attributes": product.attributes,
-        "image_urls": list(product.image_urls),
+        **{column.name: value(column) for column in COLUMNS},
         "created_at": moment(product.created_at),
         "updated_at": moment(product.updated_at),
     }

@@ -1,16 +1,18 @@
 """Bulk delete (confirmation, inline or as a job) and bulk price update (one statement)."""
 
 from decimal import Decimal
+from urllib.parse import urlencode
 
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from core.exceptions import PlatformError
 from core.models import Job, JobStatus
 from core.services.jobs import execute_job
 from product.jobs import BULK_PRICE_UPDATE, DELETE_ALL
 from product.models import Product
-from product.services.bulk import bulk_update_prices
+from product.services.bulk import bulk_update_prices, request_bulk_price_update
 
 DELETE_URL = "/api/products/bulk-delete/"
 PRICE_URL = "/api/products/bulk-price-update"
@@ -147,7 +149,7 @@ def test_price_change_modes_and_rounding(make_product, mode, value, ending, expe
         mode=mode,
         value=Decimal(value),
         ending=None if ending is None else Decimal(ending),
-        filters={},
+        every_product=True,
     )
     assert updated == 1
     assert prices() == {"A": expected}
@@ -203,6 +205,7 @@ def test_a_price_update_over_many_products_runs_as_a_job(client_for, settings, m
         "value": "-0.50",
         "ending": "0.95",
         "filters": {"category": "kitchen"},
+        "all": False,
     }
     assert enqueued == [job.pk]
     assert set(prices().values()) == {"10.00"}  # nothing changed by the request itself
@@ -235,7 +238,7 @@ def test_a_price_update_matching_few_products_stays_in_the_request(operator, set
 def test_rows_already_at_the_new_price_are_not_counted_or_touched(make_product):
     same = make_product(sku="SAME", price=Decimal("5.00"))
     make_product(sku="OTHER", price=Decimal("7.00"))
-    assert bulk_update_prices(mode="set", value=Decimal("5.00"), filters={}) == 1
+    assert bulk_update_prices(mode="set", value=Decimal("5.00"), every_product=True) == 1
     assert Product.objects.get(pk=same.pk).updated_at == same.updated_at
     assert Product.objects.get(sku="OTHER").updated_at > same.updated_at
 
@@ -255,18 +258,26 @@ def test_price_update_uses_the_list_filters(operator, make_product):
 @pytest.mark.parametrize(
     "body, field",
     [
-        ({"mode": "double", "value": "1", "filters": {}}, "mode"),
-        ({"mode": "set", "value": "-1", "filters": {}}, "value"),
-        ({"mode": "set", "value": "abc", "filters": {}}, "value"),
-        ({"mode": "percent", "value": "-101", "filters": {}}, "value"),
-        ({"mode": "set", "value": "1", "ending": "1.50", "filters": {}}, "ending"),
+        ({"mode": "double", "value": "1", "all": True}, "mode"),
+        ({"mode": "set", "value": "-1", "all": True}, "value"),
+        ({"mode": "set", "value": "abc", "all": True}, "value"),
+        ({"mode": "percent", "value": "-101", "all": True}, "value"),
+        ({"mode": "set", "value": "1", "ending": "1.50", "all": True}, "ending"),
         ({"mode": "set", "value": "1"}, "filters"),
+        ({"mode": "set", "value": "1", "filters": {}}, "filters"),
+        ({"mode": "set", "value": "1", "all": False}, "filters"),
+        ({"mode": "set", "value": "1", "filters": {"name": ""}}, "filters"),
+        ({"mode": "set", "value": "1", "filters": {"search": "   "}}, "filters"),
+        ({"mode": "set", "value": "1", "filters": {"sku": None}}, "filters"),
+        ({"mode": "set", "value": "1", "all": True, "filters": {"sku": "A"}}, "all"),
+        ({"mode": "set", "value": "1", "all": True, "filters": {}}, "all"),
+        ({"mode": "set", "value": "1", "all": "maybe"}, "all"),
         ({"mode": "set", "value": "1", "filters": {"colour": "red"}}, "filters"),
         ({"mode": "set", "value": "1", "filters": {"ordering": "price"}}, "filters"),
         ({"mode": "set", "value": "1", "filters": {"name": ["a", "b"]}}, "filters"),
         ({"mode": "set", "value": "1", "filters": {"name": "ab"}}, "filters"),
         ({"mode": "set", "value": "1", "filters": {"is_active": "perhaps"}}, "filters"),
-        ({"mode": "set", "value": "1", "filters": {}, "dry_run": True}, "dry_run"),
+        ({"mode": "set", "value": "1", "all": True, "dry_run": True}, "dry_run"),
     ],
 )
 def test_bad_price_update_input_is_a_400(operator, make_product, body, field):
@@ -281,7 +292,7 @@ def test_bad_price_update_input_is_a_400(operator, make_product, body, field):
 def test_a_result_too_large_for_the_column_is_a_400_changing_nothing(operator, make_product):
     make_product(sku="BIG", price=Decimal("9000000000.00"))
     make_product(sku="SMALL", price=Decimal("1.00"))
-    response = operator.post(PRICE_URL, {"mode": "percent", "value": "1000", "filters": {}})
+    response = operator.post(PRICE_URL, {"mode": "percent", "value": "1000", "all": True})
     assert response.status_code == 400
     assert response.json()["error"]["code"] == "price_out_of_range"
     assert prices() == {"BIG": "9000000000.00", "SMALL": "1.00"}
@@ -290,5 +301,109 @@ def test_a_result_too_large_for_the_column_is_a_400_changing_nothing(operator, m
 @pytest.mark.django_db
 def test_viewers_cannot_change_prices(viewer, make_product):
     make_product(price=Decimal("3.00"))
-    response = viewer.post(PRICE_URL, {"mode": "set", "value": "1", "filters": {}})
+    response = viewer.post(PRICE_URL, {"mode": "set", "value": "1", "all": True})
     assert response.status_code == 403
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"mode": "set", "value": "1"},  # no filters: used to change the whole catalog
+        {"mode": "set", "value": "1", "filters": "category=kitchen"},  # not an object
+        {"mode": "set", "value": "1", "filters[category]": "kitchen"},
+        {"mode": "set", "value": "1", "all": "true"},
+    ],
+)
+def test_a_form_encoded_price_update_is_refused_and_changes_nothing(operator, make_product, body):
+    make_product(price=Decimal("3.00"))
+
+    response = operator.post(PRICE_URL, body, format="multipart")
+    form = operator.post(
+        PRICE_URL, urlencode(body), content_type="application/x-www-form-urlencoded"
+    )
+
+    assert (response.status_code, form.status_code) == (415, 415)
+    assert form.json()["error"]["code"] == "unsupported_media_type"
+    assert set(prices().values()) == {"3.00"}
+
+
+@pytest.mark.django_db
+def test_without_filters_the_400_says_how_to_change_every_product(operator, make_product):
+    make_product(price=Decimal("3.00"))
+
+    response = operator.post(PRICE_URL, {"mode": "set", "value": "1"})
+
+    assert response.status_code == 400
+    [message] = response.json()["error"]["fields"]["filters"]
+    assert "all: true" in message
+    assert set(prices().values()) == {"3.00"}
+
+
+@pytest.mark.django_db
+def test_all_true_changes_every_product(operator, make_product):
+    make_product(sku="A", price=Decimal("3.00"), is_active=False)
+    make_product(sku="B", price=Decimal("4.00"))
+
+    response = operator.post(PRICE_URL, {"mode": "fixed", "value": "1", "all": True})
+
+    assert response.json() == {"updated": 2, "job": None}
+    assert prices() == {"A": "4.00", "B": "5.00"}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "selection",
+    [
+        {},
+        {"filters": {}},
+        {"filters": {"name": ""}},
+        {"every_product": True, "filters": {"sku": "A"}},
+    ],
+)
+def test_the_service_never_reads_a_missing_selection_as_the_whole_catalog(make_product, selection):
+    make_product(sku="A", price=Decimal("3.00"))
+
+    with pytest.raises(PlatformError) as caught:
+        bulk_update_prices(mode="set", value=Decimal("1"), **selection)
+
+    assert caught.value.status == 400
+    with pytest.raises(PlatformError):
+        request_bulk_price_update(mode="set", value=Decimal("1"), **selection)
+    assert prices() == {"A": "3.00"}
+
+
+@pytest.mark.django_db
+def test_a_price_job_over_every_product_stores_the_explicit_all(
+    client_for, settings, django_capture_on_commit_callbacks
+):
+    settings.PRODUCT_BULK_PRICE_INLINE_MAX_ROWS = 1
+    many(3, price=Decimal("10.00"))
+
+    # The test's transaction never commits: the job is created but not sent to a broker.
+    with django_capture_on_commit_callbacks(execute=False):
+        response = client_for("operator").post(
+            PRICE_URL, {"mode": "set", "value": "2", "all": True}
+        )
+
+    assert response.status_code == 202, response.json()
+    job = Job.objects.get(pk=response.json()["job"]["id"])
+    assert (job.params["all"], job.params["filters"]) == (True, {})
+    assert set(prices().values()) == {"10.00"}
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize(
+    "selection, expected",
+    [({"all": True, "filters": {}}, JobStatus.COMPLETED), ({"filters": {}}, JobStatus.FAILED)],
+)
+def test_the_price_job_changes_every_product_only_when_its_params_say_all(selection, expected):
+    many(3, price=Decimal("10.00"))
+    params = {"mode": "set", "value": "2", "ending": None, **selection}
+    job = Job.objects.create(kind=BULK_PRICE_UPDATE.name, params=params)
+
+    execute_job(job.pk)
+
+    job.refresh_from_db()
+    assert job.status == expected, job.error
+    assert set(prices().values()) == ({"2.00"} if expected == JobStatus.COMPLETED else {"10.00"})

@@ -13,27 +13,14 @@ import json
 from collections.abc import Iterator
 from pathlib import Path
 
+from product.columns import COLUMN_NAMES
 from scripts_runner.sandbox.runtime import ScriptError
 from scripts_runner.services.paths import open_output
 
 PRODUCT_EXTENSIONS = [".csv", ".json", ".jsonl"]
-# Core product columns (the catalog's own fields); anything else is an attribute.
-CORE_COLUMNS = {
-    "sku",
-    "name",
-    "title",
-    "description",
-    "price",
-    "compare_at_price",
-    "cost",
-    "currency",
-    "stock_quantity",
-    "is_active",
-    "category",
-    "image_urls",
-    "attributes",
-    "vendor",
-}
+# Core product columns (the catalog's own fields, product.columns, plus the supplier names
+# `title` and `vendor`); anything else is an attribute.
+CORE_COLUMNS = {*COLUMN_NAMES, "title", "vendor"}
 csv.field_size_limit(10 * 1024 * 1024)
 
 

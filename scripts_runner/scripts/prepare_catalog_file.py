@@ -13,14 +13,14 @@ from __future__ import annotations
 
 import json
 
-from import_manager.services.columns import KNOWN_COLUMNS
+from product.columns import FILE_COLUMNS, FILE_REQUIRED_COLUMNS
 from scripts_runner.services.parameters import BooleanParam, FilePathParam, StringParam
 from scripts_runner.services.registry import DATA_PROCESSING, Limits, Script, register
 
 from ._products import PRODUCT_EXTENSIONS, ProductFile, ProductWriter
 
-# The catalog import's own column contract (a Django-free module, importable in the sandbox).
-CATALOG_COLUMNS = list(KNOWN_COLUMNS)
+# The product's column contract (a Django-free module, importable in the sandbox).
+CATALOG_COLUMNS = list(FILE_COLUMNS)
 ALIASES = {
     "title": "name",
     "body_html": "description",
@@ -76,7 +76,7 @@ class PrepareCatalogFile(Script):
         default_active = "true" if params["active"] else "false"
         # Only columns the data has: an optional column the import file lacks is left alone
         # on existing products, while an empty one would overwrite (or be refused).
-        produced = set(mapping.values()) | {"sku", "name", "description", "price", "is_active"}
+        produced = set(mapping.values()) | set(FILE_REQUIRED_COLUMNS)
         if attributes:
             produced.add("attributes")
         if images:

@@ -14,7 +14,6 @@ delivered twice (broker redelivery, maintenance re-enqueue) sends once.
 
 from __future__ import annotations
 
-import json
 import logging
 import random
 import time
@@ -24,6 +23,7 @@ from datetime import UTC, timedelta
 from email.utils import parsedate_to_datetime
 
 import httpx
+import simplejson
 from celery import current_app
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
@@ -73,9 +73,25 @@ def build_payload(event_type: str, data: dict, *, timestamp=None) -> dict:
     }
 
 
+_DJANGO_ENCODER = DjangoJSONEncoder()
+
+
 def encode_body(payload: dict) -> str:
-    """Serialize once: the exact text is stored, signed and re-sent byte for byte."""
-    return json.dumps(payload, cls=DjangoJSONEncoder, separators=(",", ":"), ensure_ascii=False)
+    """Serialize once: the exact text is stored, signed and re-sent byte for byte.
+
+    A Decimal becomes a JSON number written with its own digits (`Decimal("12.50")` →
+    `12.50`), never through a float: the standard library's encoder cannot write a raw
+    number, simplejson's `use_decimal` does. NaN and infinities are refused (not JSON).
+    Other types (datetimes, UUIDs) as Django's encoder writes them.
+    """
+    return simplejson.dumps(
+        payload,
+        use_decimal=True,
+        allow_nan=False,
+        default=_DJANGO_ENCODER.default,
+        separators=(",", ":"),
+        ensure_ascii=False,
+    )
 
 
 def new_message_id() -> str:

@@ -8,7 +8,9 @@ rolled-back change sends nothing.
 
 from __future__ import annotations
 
+import copy
 import logging
+from datetime import UTC, datetime
 from decimal import Decimal
 from functools import partial
 
@@ -16,6 +18,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from import_manager.jobs import CATALOG_IMPORT
+from product.columns import COLUMNS, MONEY_COLUMNS, MONEY_PLACES, PUBLIC_COLUMNS
 from webhook.models import EventType
 
 from . import delivery
@@ -39,15 +42,39 @@ def emit_event(event_type: str, data: dict) -> None:
 # --- event data ----------------------------------------------------------------------------
 
 
-def product_event_data(product) -> dict:
-    """The `data` of a product event, from a Product instance or a snapshot dict."""
-    from webhook.serializers import ProductEventDataSerializer
+#: What product events carry: the id, the columns the product's contract marks public
+#: (`cost` stays inside), the timestamps.
+PRODUCT_EVENT_FIELDS = ("id", *PUBLIC_COLUMNS, "created_at", "updated_at")
+_CENT = Decimal(1).scaleb(-MONEY_PLACES)
 
+
+def product_event_data(product) -> dict:
+    """The `data` of a product event, from a Product instance or a snapshot dict (deleted
+    products: only the fields the snapshot has).
+
+    Money stays a Decimal with two places, so the body carries it as a JSON number with
+    exactly those digits (see delivery.encode_body); times are ISO 8601 UTC with `Z`.
+    """
     if isinstance(product, dict):
-        # Deleted products arrive as a snapshot; keep our public fields only (e.g. no cost).
-        fields = ProductEventDataSerializer().fields
-        product = {key: value for key, value in product.items() if key in fields}
-    return dict(ProductEventDataSerializer(product).data)
+        values = product
+    else:
+        values = {name: getattr(product, name) for name in PRODUCT_EVENT_FIELDS if name != "id"}
+        values["id"] = product.pk
+    return {
+        name: _event_value(name, values[name]) for name in PRODUCT_EVENT_FIELDS if name in values
+    }
+
+
+def _event_value(name: str, value):
+    if value is None:
+        return None
+    if name in MONEY_COLUMNS:
+        return Decimal(str(value)).quantize(_CENT)
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    if isinstance(value, tuple | list):
+        return list(value)
+    return value
 
 
 def import_data(job, summary: dict | None) -> dict:
@@ -70,17 +97,11 @@ def sample_data(event_type: str, webhook) -> dict:
         data = product_event_data(
             {
                 "id": 0,
+                **{column.name: copy.deepcopy(column.default) for column in COLUMNS},
                 "sku": "SAMPLE-0001",
                 "name": "Sample product (webhook test)",
-                "description": "",
                 "price": Decimal("19.99"),
-                "compare_at_price": None,
-                "currency": "USD",
-                "stock_quantity": 0,
                 "is_active": False,
-                "category": "",
-                "attributes": {},
-                "image_urls": [],
                 "created_at": now,
                 "updated_at": now,
             }

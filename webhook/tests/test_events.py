@@ -21,10 +21,11 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def payloads(event_type=None):
+    """The stored bodies, numbers read as Decimals (as a receiver keeping money exact)."""
     rows = WebhookDelivery.objects.order_by("id")
     if event_type:
         rows = rows.filter(event_type=event_type)
-    return [json.loads(row.request_body) for row in rows]
+    return [json.loads(row.request_body, parse_float=Decimal) for row in rows]
 
 
 def make_product(**fields):
@@ -69,7 +70,7 @@ def test_product_created_signal_sends_our_product_data(make_webhook, published):
     data = payload["data"]
     assert data["id"] == product.pk
     assert data["sku"] == "SKU-1"
-    assert data["price"] == "12.50"  # money as a string, never a float
+    assert data["price"] == Decimal("12.50")
     assert data["compare_at_price"] is None
     assert data["attributes"] == {"colour": "blue"}
     assert data["created_at"].endswith("Z")
@@ -86,7 +87,7 @@ def test_product_updated_lists_the_changed_fields(make_webhook, published):
 
     [payload] = payloads()
     assert payload["event_type"] == "product.updated"
-    assert payload["data"]["price"] == "9.99"
+    assert payload["data"]["price"] == Decimal("9.99")
     assert payload["data"]["changes"] == ["name", "price"]
 
 
@@ -98,7 +99,43 @@ def test_product_deleted_uses_the_snapshot_without_internal_fields(make_webhook,
 
     [payload] = payloads()
     assert payload["event_type"] == "product.deleted"
-    assert payload["data"] == {"id": 7, "sku": "GONE-1", "name": "Old", "price": "3.00"}
+    assert payload["data"] == {"id": 7, "sku": "GONE-1", "name": "Old", "price": Decimal("3.00")}
+    assert '"price":3.00}' in WebhookDelivery.objects.get().request_body
+
+
+def test_money_is_a_json_number_with_exactly_the_stored_digits(make_webhook, published):
+    make_webhook("http://127.0.0.1:9/")
+    product = make_product(price=Decimal("12345678.10"), compare_at_price=Decimal("29.99"))
+
+    product_created.send(sender=Product, product=product)
+
+    body = WebhookDelivery.objects.get().request_body
+    assert '"price":12345678.10,' in body
+    assert '"compare_at_price":29.99,' in body
+    data = payloads()[0]["data"]
+    assert (data["price"], data["compare_at_price"]) == (Decimal("12345678.10"), Decimal("29.99"))
+
+
+def test_encode_body_writes_decimals_verbatim_and_refuses_nan():
+    from webhook.services.delivery import encode_body
+
+    assert encode_body({"a": Decimal("0.10"), "b": Decimal("-3"), "c": 1.5}) == (
+        '{"a":0.10,"b":-3,"c":1.5}'
+    )
+    # More digits than a float holds: a float on the way would have rounded them.
+    assert encode_body({"p": Decimal("12345678901234567.89")}) == '{"p":12345678901234567.89}'
+
+    with pytest.raises(ValueError):
+        encode_body({"p": Decimal("NaN")})
+
+
+def test_the_sample_product_has_every_public_column(make_webhook):
+    from product.columns import PUBLIC_COLUMNS
+
+    data = events.sample_data(EventType.PRODUCT_CREATED, make_webhook("http://127.0.0.1:9/"))
+
+    assert list(data) == ["id", *PUBLIC_COLUMNS, "created_at", "updated_at"]
+    assert data["price"] == Decimal("19.99") and "cost" not in data
 
 
 def test_signals_sent_inside_a_transaction_wait_for_its_commit(make_webhook, published):
