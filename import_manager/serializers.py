@@ -62,6 +62,13 @@ class ImportSerializer(serializers.Serializer):
     updated = serializers.IntegerField()
     unchanged = serializers.IntegerField()
     error = serializers.CharField(help_text="Why the import failed or was cancelled.")
+    attempts = serializers.IntegerField(
+        help_text="Attempts it took: more than one when a lost worker's import was re-run."
+    )
+    interruptions = serializers.ListField(
+        child=serializers.DictField(),
+        help_text="Each interrupted attempt: attempt, at, phase, worker, reason, outcome.",
+    )
     errors = ImportRowErrorSerializer(many=True, required=False)
     created_at = serializers.DateTimeField()
     started_at = serializers.DateTimeField(allow_null=True)

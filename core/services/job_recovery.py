@@ -38,6 +38,7 @@ from . import live
 from .job_kinds import get_job_kind
 from .job_lifecycle import announce_job_finished, enqueue_after_commit
 from .job_stream import append_lines
+from .sandbox import sweep_job_processes
 
 logger = logging.getLogger(__name__)
 
@@ -86,6 +87,10 @@ def handle_interrupted_job(
             job.error = lines[0]
             job.save()
         transaction.on_commit(lambda: _tell(job, outcome, lines))
+    # What the dead attempt started in the sandbox (on this machine) goes with it.
+    swept = sweep_job_processes(job.pk)
+    if swept:
+        logger.info("job %s: killed %s process(es) left by the lost attempt", job.pk, swept)
     log = logger.warning if outcome == FAILED else logger.info
     log("job %s (%s): %s", job.pk, job.kind, lines[0])
     return outcome

@@ -35,6 +35,7 @@ adds; it sets its own rlimits before it loads the target. This module:
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
 import re
@@ -62,6 +63,9 @@ from core.sandbox.protocol import (
     Limits,
 )
 from core.services.job_watchdog import kill_process_group
+
+#: Environment variable naming the job a sandboxed process belongs to.
+JOB_ID_VAR = "SANDBOX_JOB_ID"
 
 __all__ = [
     "CANCELLED",
@@ -297,13 +301,23 @@ class _LineSplitter:
 
 def sweep_run_processes(token: str) -> int:
     """Kill processes that escaped the process group (setsid) but carry the run's token."""
+    return _kill_processes_with(RUN_TOKEN_VAR, token)
+
+
+def sweep_job_processes(job_id) -> int:
+    """Kill what is left of a job's sandboxed runs on this machine (its worker died, so no
+    run ended them): every process carrying the job's id in its environment."""
+    return _kill_processes_with(JOB_ID_VAR, str(job_id))
+
+
+def _kill_processes_with(variable: str, value: str) -> int:
     killed = 0
     me = os.getpid()
     for proc in psutil.process_iter():
         if proc.pid == me:
             continue
         try:
-            if proc.environ().get(RUN_TOKEN_VAR) == token:
+            if proc.environ().get(variable) == value:
                 proc.kill()
                 killed += 1
         except (psutil.Error, OSError):
@@ -533,6 +547,9 @@ def run_in_job(
     def job_progress(percent: float, message: str) -> None:
         ctx.progress(percent, phase=message or None)
 
+    # Tagged with the job, so that a worker lost mid-run leaves nothing behind for long
+    # (job_recovery sweeps by this tag).
+    spec = dataclasses.replace(spec, env={**spec.env, JOB_ID_VAR: str(ctx.job.pk)})
     return run_sandboxed(
         spec,
         on_lines=ctx.log_many,

@@ -427,9 +427,14 @@ def _count(totals, chunks, created: int, updated: int, unchanged: int) -> None:
 
 
 def _stop(ctx, totals) -> None:
-    ctx.log(f"Cancelled after {totals.processed_rows} rows; what was committed stays.")
+    ctx.log(f"Stopping after {totals.processed_rows} rows; what was committed stays.")
     with contextlib.suppress(JobCancelled):
-        ctx.progress(phase="cancelled", **totals.counters())
+        ctx.progress(phase="stopping", **totals.counters())
+    # The job's own check raises the precise reason: a cancel, or its worker shutting down
+    # (then the engine re-queues the import, which converges on the same catalog).
+    check = getattr(ctx, "check_cancelled", None)
+    if check is not None:
+        check()
     raise JobCancelled()
 
 

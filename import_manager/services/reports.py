@@ -37,6 +37,9 @@ def import_report(job: Job, *, with_errors: bool = True, run: ImportRun | None =
         "created_at": job.created_at,
         "started_at": job.started_at,
         "completed_at": job.finished_at,
+        # Attempts it took: more than one after a lost worker (each interruption recorded).
+        "attempts": job.attempts,
+        "interruptions": job.interruptions,
     }
     if with_errors:
         report["errors"] = [

@@ -158,6 +158,10 @@ def import_file(
         filename=run.filename,
         job_id=job.id,
     )
+    if job.attempts > 1:
+        # A re-run after a lost worker reads the whole file again: the row errors it finds
+        # replace the interrupted attempt's, so none is counted twice.
+        ImportRowError.objects.filter(job_id=job.id).delete()
     started_at = timezone.now()
     with _file_problems_recorded(ctx, job):
         result = import_catalog_file(path, ctx, options)

@@ -278,7 +278,7 @@ def test_cancelled_bulk_import_still_rebuilds_the_indexes_and_counts_what_was_co
     assert Product.objects.filter(sku="BL-025").exists()  # the batch in flight was counted
     lines = list(JobLogLine.objects.filter(job_id=job_id).values_list("line", flat=True))
     assert len(bulk_lines(lines)) == 1
-    assert any(line.startswith("Cancelled after ") for line in lines)
+    assert any(line.startswith("Stopping after ") for line in lines)
     # The cancel did not cut the rebuild short: every index but the deferred ones is back.
     assert product_indexes() == {n: d for n, d in indexes_before.items() if n not in DEFERRED}
     assert invalid_indexes() == []

@@ -222,10 +222,18 @@ def _price_expression(mode: str, value: Decimal, ending: Decimal | None):
 
 
 def run_delete_all_job(ctx: JobContext) -> dict:
-    """The `product.delete_all` job: the whole catalog in one statement (all or nothing)."""
+    """The `product.delete_all` job: the whole catalog in one statement (all or nothing).
+
+    Safe to re-run after a lost worker: the checkpoint commits with the DELETE, so a re-run
+    after the delete committed does not delete the products created since.
+    """
+    if "deleted" in ctx.checkpoint:
+        return _already_done(ctx, deleted=ctx.checkpoint["deleted"])
     ctx.log("deleting every product")
     ctx.progress(0, phase="deleting")
-    deleted = delete_all_products()
+    with transaction.atomic():
+        deleted = delete_all_products()
+        ctx.save_checkpoint({"deleted": deleted})
     ctx.log(f"deleted {deleted} products")
     ctx.progress(100, phase="done", deleted=deleted)
     return {"deleted": deleted}
@@ -233,7 +241,13 @@ def run_delete_all_job(ctx: JobContext) -> dict:
 
 def run_bulk_price_job(ctx: JobContext) -> dict:
     """The `product.bulk_price_update` job: one UPDATE over the products matching the stored
-    filters (validated when the job was started)."""
+    filters (validated when the job was started).
+
+    Safe to re-run after a lost worker: the checkpoint commits with the UPDATE, so a change
+    (+10 %, say) is never applied twice; a re-run before it committed applies it once.
+    """
+    if "updated" in ctx.checkpoint:
+        return _already_done(ctx, updated=ctx.checkpoint["updated"])
     params = ctx.params
     ending = params.get("ending")
     selection = "every product" if params.get("all") else f"filters {params['filters']}"
@@ -251,8 +265,18 @@ def run_bulk_price_job(ctx: JobContext) -> dict:
     }
     # Every changed row rewrites every index: when most of the catalog changes, building
     # the indexes again afterwards is far cheaper (measured at 500k rows: see README).
-    with bulk_load(count_price_changes(**change), log=ctx.log, shield=ctx.uninterruptible):
+    with (
+        bulk_load(count_price_changes(**change), log=ctx.log, shield=ctx.uninterruptible),
+        transaction.atomic(),
+    ):
         updated = bulk_update_prices(**change)
+        ctx.save_checkpoint({"updated": updated})
     ctx.log(f"changed {updated} prices")
     ctx.progress(100, phase="done", updated=updated)
     return {"updated": updated}
+
+
+def _already_done(ctx: JobContext, **result) -> dict:
+    ctx.log(f"An earlier attempt already committed this change ({result}); nothing to redo.")
+    ctx.progress(100, phase="done", **result)
+    return result

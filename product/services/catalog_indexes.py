@@ -78,9 +78,13 @@ def bulk_load(
     indexes are built again inside `shield()` (a job passes ctx.uninterruptible, so a
     cancel cannot cut the rebuild short); the deferred ones by a job started at the end.
     """
-    if rows < settings.PRODUCT_BULK_LOAD_MIN_ROWS or (
-        rows < Product.objects.count() * settings.PRODUCT_BULK_LOAD_MIN_SHARE
-    ):
+    # Indexes an interrupted load left suspended (its worker died) are this load's to
+    # rebuild, whatever its size: the re-run of that load, typically.
+    leftover = SuspendedIndex.objects.filter(deferred=False).exists()
+    wanted = rows >= settings.PRODUCT_BULK_LOAD_MIN_ROWS and (
+        rows >= Product.objects.count() * settings.PRODUCT_BULK_LOAD_MIN_SHARE
+    )
+    if not (wanted or leftover):
         yield False
         return
     with connection.cursor() as cursor:
@@ -90,10 +94,12 @@ def bulk_load(
             yield False
             return
     try:
-        names = suspend_secondary_indexes()
+        names = suspend_secondary_indexes() if wanted else []
         if names:
             log(f"Bulk load: {len(names)} indexes dropped, to be built again after writing.")
-        yield bool(names)
+        if leftover:
+            log("Indexes left suspended by an interrupted load are built again after writing.")
+        yield bool(names) or leftover
     finally:
         try:
             started = time.monotonic()

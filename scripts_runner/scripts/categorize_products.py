@@ -109,6 +109,7 @@ def load_rules(path: str | Path) -> list[Rule]:
 @register
 class CategorizeProducts(Script):
     name = "categorize_products"
+    rerun_safe = True  # writes only its run's files
     category = DATA_PROCESSING
     description = (
         "Assign a category to each product by keyword / regex rules from a rules file (JSON or "

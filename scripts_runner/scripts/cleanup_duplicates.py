@@ -60,6 +60,7 @@ def difference_hash(path: Path) -> int | None:
 @register
 class CleanupDuplicates(Script):
     name = "cleanup_duplicates"
+    rerun_safe = True  # deleting duplicates again finds fewer: it converges
     category = MAINTENANCE
     description = (
         "Find duplicate images in a folder by content hash (SHA-256) and optionally by "

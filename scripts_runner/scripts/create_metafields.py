@@ -83,6 +83,7 @@ def normalise(kind: str, value: str) -> str:
 @register
 class CreateMetafields(Script):
     name = "create_metafields"
+    rerun_safe = True  # writes only its run's files
     category = DATA_PROCESSING
     description = (
         "Generate Shopify metafields (namespace, key, type, value) from product attribute "

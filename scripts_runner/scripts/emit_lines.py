@@ -18,6 +18,7 @@ CHUNK = 256
 @register
 class EmitLines(Script):
     name = "emit_lines"
+    rerun_safe = True  # prints only
     category = MAINTENANCE
     description = (
         "Diagnostic: print `lines` numbered lines (optionally `interval_ms` apart) with "

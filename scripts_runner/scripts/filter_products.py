@@ -35,6 +35,7 @@ DROP_LISTED = "drop_listed"
 @register
 class FilterProducts(Script):
     name = "filter_products"
+    rerun_safe = True  # writes only its run's files
     category = DATA_PROCESSING
     description = (
         "Filter a product file against reference SKUs (a SKU list file or the catalog): keep "

@@ -51,6 +51,7 @@ class RemoteFile:
 @register
 class FtpDownload(Script):
     name = "ftp_download"
+    rerun_safe = True  # downloads resume from .part files; a complete file is skipped
     category = DATA_IMPORT
     description = (
         "Download files matching a pattern from an FTP or FTPS server into the data directory, "

@@ -198,6 +198,6 @@ class FullImport(Workflow):
                 lambda previous: {"input_file": str(categorized), "output_file": str(catalog_file)},
                 weight=0.5,
             ),
-            ParentStep("catalog_import", catalog_import, weight=2),
+            ParentStep("catalog_import", catalog_import, weight=2, rerun_safe=True),
             ScriptStep("shopify_upload", "shopify_upload", upload, weight=2),
         ]

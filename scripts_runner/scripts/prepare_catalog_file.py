@@ -34,6 +34,7 @@ IMAGE_COLUMNS = {"image", "image_url", "image1", "image2", "image3", "images"}
 @register
 class PrepareCatalogFile(Script):
     name = "prepare_catalog_file"
+    rerun_safe = True  # writes only its run's files
     category = DATA_PROCESSING
     description = (
         "Convert a product file into the catalog import format (CSV with the catalog's "

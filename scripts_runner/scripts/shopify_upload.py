@@ -73,6 +73,9 @@ def money(value: str, field: str) -> str | None:
 @register
 class ShopifyUpload(Script):
     name = "shopify_upload"
+    # Writes to the store: a lost run may have sent part of a batch. Failed for an operator
+    # to check in Shopify (then retry), never repeated blindly.
+    rerun_safe = False
     category = SHOPIFY
     description = (
         "Create or update products in a Shopify store through the Admin GraphQL API "

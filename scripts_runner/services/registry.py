@@ -69,6 +69,11 @@ class Script:
     description: ClassVar[str] = ""
     #: Wall-clock seconds before the run is killed.
     timeout: ClassVar[float] = 600
+    #: Running it again from the start after its worker died converges on what one
+    #: uninterrupted run leaves (it writes only files of its run, or upserts by key). A
+    #: script with an outside effect that may or may not have happened leaves it False: a
+    #: lost run of it is failed for an operator to check, never re-run blindly.
+    rerun_safe: ClassVar[bool] = False
     limits: ClassVar[Limits] = Limits()
     parameters: ClassVar[list[Parameter]] = []
     #: Named credentials the run needs; only these are put in the child's environment.
@@ -114,11 +119,13 @@ class ParentStep:
     """A workflow step run in the worker itself (it needs the database, e.g. a catalog import).
 
     `run(step_ctx, previous)` returns the step's summary; it logs through `step_ctx.log`.
+    `rerun_safe` as for scripts (a catalog import is: its merge is an idempotent upsert).
     """
 
     name: str
     run: Callable[[Any, dict], dict]
     weight: float = 1.0
+    rerun_safe: bool = False
 
 
 @dataclass
@@ -130,9 +137,14 @@ class SkipStep:
 
 
 class Workflow(Script):
-    """A script made of steps orchestrated by the worker; stops at the first failed step."""
+    """A script made of steps orchestrated by the worker; stops at the first failed step.
+
+    After a lost worker, a re-run skips the steps an earlier attempt completed (their
+    summaries are checkpointed) and repeats the interrupted step only if it is rerun-safe.
+    """
 
     category: ClassVar[str] = WORKFLOWS
+    rerun_safe: ClassVar[bool] = True  # step by step, see above
 
     def steps(self, values: dict, workdir) -> list[ScriptStep | ParentStep]:
         """The steps of this run; `workdir` is the run's folder (for intermediate files)."""

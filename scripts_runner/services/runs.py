@@ -11,6 +11,7 @@ turn — streaming its output into the job's log and its PROGRESS lines into the
 
 from __future__ import annotations
 
+import contextlib
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -254,7 +255,8 @@ class _Runner:
     def single(self, script: type[Script], values: dict) -> dict:
         values = fill_output_defaults(script.parameters, values, self.job_dir)
         values = script().prepare(values, self.job_dir)
-        outcome = self.child(script, values, label=script.name)
+        with self._rerun_guard(script.rerun_safe, f"running {script.name}"):
+            outcome = self.child(script, values, label=script.name)
         if outcome.status != COMPLETED:
             raise ScriptRunFailed(outcome.error)
         return {
@@ -265,23 +267,34 @@ class _Runner:
             "summary": outcome.summary,
         }
 
+    def _rerun_guard(self, rerun_safe: bool, what: str):
+        """A part that is not safe to repeat runs as an unsafe section: if the worker dies
+        inside, the job is failed for an operator to check, not re-run."""
+        return contextlib.nullcontext() if rerun_safe else self.ctx.unsafe_to_rerun(what)
+
     def workflow(self, script: type[Workflow], values: dict) -> dict:
         ctx = self.ctx
         self.deadline = time.monotonic() + float(script.timeout)
         steps = script().steps(values, self.job_dir)
         total = sum(step.weight for step in steps) or 1.0
         done = 0.0
-        summaries: dict[str, dict] = {}
-        report = []
+        # A re-run after a lost worker picks up after the steps an earlier attempt finished.
+        resumed = ctx.checkpoint
+        summaries: dict[str, dict] = dict(resumed.get("summaries", {}))
+        report = list(resumed.get("report", []))
         for number, step in enumerate(steps, start=1):
             low, high = 100 * done / total, 100 * (done + step.weight) / total
             done += step.weight
             title = f"Step {number}/{len(steps)}: {step.name}"
+            if step.name in summaries:
+                ctx.log(f"=== {title}: done by attempt {resumed.get('attempt')}, skipped ===")
+                continue
             ctx.log(f"=== {title} ===")
             ctx.progress(low, phase=step.name[:64])
             started = time.monotonic()
             try:
-                summary = self._step(step, number, summaries, low, high)
+                with self._rerun_guard(self._step_rerun_safe(step), f"step {step.name}"):
+                    summary = self._step(step, number, summaries, low, high)
             except (JobCancelled, ScriptRunFailed):
                 raise
             except InvalidScriptParameters as exc:
@@ -292,18 +305,25 @@ class _Runner:
                 ctx.log(f"[{step.name}] skipped: {summary.reason}")
                 report.append({"step": step.name, "status": "skipped", "reason": summary.reason})
                 summaries[step.name] = summary.summary
-                continue
-            summaries[step.name] = summary
-            report.append(
-                {
-                    "step": step.name,
-                    "status": "completed",
-                    "duration_seconds": round(time.monotonic() - started, 3),
-                    "summary": summary,
-                }
-            )
+            else:
+                summaries[step.name] = summary
+                report.append(
+                    {
+                        "step": step.name,
+                        "status": "completed",
+                        "duration_seconds": round(time.monotonic() - started, 3),
+                        "summary": summary,
+                    }
+                )
+            ctx.save_checkpoint({"attempt": ctx.attempt, "summaries": summaries, "report": report})
             ctx.check_cancelled()
         return {"script": script.name, "steps": report}
+
+    @staticmethod
+    def _step_rerun_safe(step) -> bool:
+        if isinstance(step, ScriptStep):
+            return get_script(step.script).rerun_safe
+        return getattr(step, "rerun_safe", False)
 
     def _step(self, step, number: int, summaries: dict, low: float, high: float):
         title = f"Step {number} '{step.name}'"
