@@ -26,5 +26,22 @@ class UnknownJobKind(PlatformError):
     code = "unknown_job_kind"
 
 
+class InvalidCredentials(PlatformError):
+    code = "invalid_credentials"
+    status = 401
+
+
+class UnsafeURLError(PlatformError):
+    """The URL is malformed or reaches an address outbound calls may not reach."""
+
+    code = "unsafe_url"
+
+
+class HostResolutionError(UnsafeURLError):
+    """The host name did not resolve (a network condition: the caller may retry later)."""
+
+    code = "unresolvable_host"
+
+
 class JobCancelled(Exception):
     """Raised inside a running job when cancellation was requested."""

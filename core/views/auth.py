@@ -12,7 +12,7 @@ from rest_framework_simplejwt.tokens import RefreshToken
 from rest_framework_simplejwt.views import TokenRefreshView
 
 from core.api.serializers import ErrorSerializer
-from core.exceptions import PlatformError
+from core.exceptions import InvalidCredentials, PlatformError
 from core.models import Role, User
 from core.permissions import IsAdminRole
 from core.serializers import (
@@ -26,11 +26,6 @@ from core.serializers import (
 )
 from core.services.roles import set_role
 from core.throttles import LoginEmailThrottle, LoginIPThrottle, RegisterThrottle
-
-
-class InvalidCredentials(PlatformError):
-    code = "invalid_credentials"
-    status = 401
 
 
 def token_pair(user) -> dict:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from core.exceptions import PlatformError
+from import_manager.exceptions import ImportFileError
 
 #: Every file must have these columns (values are checked row by row).
 REQUIRED_COLUMNS = ("sku", "name", "description", "price", "is_active")
@@ -21,12 +21,6 @@ OPTIONAL_COLUMNS = (
 KNOWN_COLUMNS = REQUIRED_COLUMNS + OPTIONAL_COLUMNS
 
 _SEPARATORS = re.compile(r"[\s\-]+")
-
-
-class ImportFileError(PlatformError):
-    """The file as a whole cannot be imported (wrong header, unreadable, unsupported)."""
-
-    code = "import_file_error"
 
 
 def normalize_column(name) -> str:

@@ -19,6 +19,7 @@ from django.db.models.functions import Cast, Floor, Greatest, Now, Round
 from core.exceptions import PlatformError
 from core.models import Job
 from core.services.jobs import JobContext, start_job
+from product.exceptions import PriceOutOfRange
 from product.filters import ProductFilter
 from product.jobs import BULK_PRICE_UPDATE, DELETE_ALL
 from product.models import Product
@@ -28,10 +29,6 @@ from .catalog_indexes import bulk_load
 PRICE_CHANGE_MODES = ("set", "percent", "fixed")
 #: The largest price the column (NUMERIC(12, 2)) can hold.
 PRICE_LIMIT = Decimal("9999999999.99")
-
-
-class PriceOutOfRange(PlatformError):
-    code = "price_out_of_range"
 
 
 @dataclass(frozen=True)

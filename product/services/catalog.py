@@ -15,7 +15,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
 from django.dispatch import Signal
 
-from core.exceptions import PlatformError
+from product.exceptions import SkuConflict
 from product.lookups import sku_equals
 from product.models import Product
 from product.signals import product_created, product_deleted, product_updated
@@ -29,27 +29,6 @@ EDITABLE_FIELDS = frozenset(
     for field in Product._meta.concrete_fields
     if field.name not in {"id", "created_at", "updated_at"}
 )
-
-
-class SkuConflict(PlatformError):
-    """The SKU is already taken by another product, possibly in another letter case."""
-
-    code = "sku_conflict"
-    status = 400
-
-    def __init__(self, sku: str, existing: Product | None):
-        if existing is None:
-            message = f"SKU '{sku}' is already used by another product."
-        elif existing.sku == sku:
-            message = f"SKU '{sku}' is already used by product {existing.pk}."
-        else:
-            message = (
-                f"SKU '{sku}' conflicts with the SKU '{existing.sku}' of product {existing.pk}: "
-                "SKUs are unique regardless of letter case."
-            )
-        super().__init__(message, fields={"sku": [message]})
-        self.sku = sku
-        self.existing = existing
 
 
 def find_sku_owner(sku: str, *, exclude_pk: int | None = None) -> Product | None:

@@ -18,21 +18,16 @@ from pathlib import Path
 
 from django.conf import settings
 
-from core.exceptions import JobCancelled, PlatformError
+from core.exceptions import JobCancelled
 from core.models import Job
 from core.services.jobs import JobContext, start_job
+from scripts_runner.exceptions import InvalidScriptParameters
 from scripts_runner.jobs import SCRIPT_RUN
 
 from . import sandbox
 from .credentials import credentials_env, missing_credentials
 from .parameters import JSON, ValidationContext, validate_values
 from .registry import ParentStep, Script, ScriptStep, SkipStep, UnknownScript, Workflow, get_script
-
-
-class InvalidScriptParameters(PlatformError):
-    """400: every problem of a launch, by parameter name."""
-
-    code = "invalid_parameters"
 
 
 class ScriptRunFailed(Exception):
