@@ -13,6 +13,7 @@ from rest_framework_simplejwt.views import TokenRefreshView
 
 from core.api.serializers import ErrorSerializer
 from core.exceptions import InvalidCredentials, PlatformError
+from core.filters import UserFilter
 from core.models import Role, User
 from core.permissions import IsAdminRole
 from core.serializers import (
@@ -134,7 +135,7 @@ class UserAdminViewSet(
     queryset = User.objects.prefetch_related("groups").order_by("email")
     search_fields = ["email", "first_name", "last_name"]
     ordering_fields = ["email", "date_joined", "last_login"]
-    filterset_fields = ["is_active", "is_staff"]
+    filterset_class = UserFilter
 
     def perform_update(self, serializer):
         role = serializer.validated_data.pop("role", None)
