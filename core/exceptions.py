@@ -13,6 +13,11 @@ class PlatformError(Exception):
         self.fields = fields
 
 
+class PermissionDeniedError(PlatformError):
+    code = "permission_denied"
+    status = 403
+
+
 class ConflictError(PlatformError):
     code = "conflict"
     status = 409
@@ -29,6 +34,22 @@ class UnknownJobKind(PlatformError):
 class InvalidCredentials(PlatformError):
     code = "invalid_credentials"
     status = 401
+
+
+class OwnAdminAccess(ConflictError):
+    """An admin tried to deactivate, demote or un-staff themselves."""
+
+    code = "own_admin_access"
+
+
+class LastActiveAdmin(ConflictError):
+    """The change would leave the platform without an active admin."""
+
+    code = "last_active_admin"
+
+
+class SuperuserRole(ConflictError):
+    code = "superuser_role"
 
 
 class UnsafeURLError(PlatformError):
