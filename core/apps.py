@@ -12,6 +12,7 @@ class CoreConfig(AppConfig):
         from . import (
             schema,  # noqa: F401  (OpenAPI extension for the bearer authentication)
             signals,  # noqa: F401  (role groups after migrate)
+            throttles,  # noqa: F401  (start-up check of the rate limit settings)
         )
 
         # Every app declares its job kinds in `<app>/jobs.py`; workers and web must know all.
