@@ -134,21 +134,24 @@ class RedisRateLimiter:
         return Decision(bool(allowed), wait_us / 1_000_000, int(remaining))
 
 
-_limiter: RedisRateLimiter | None = None
-_limiter_lock = threading.Lock()
+_limiters: dict[tuple[str, str], RedisRateLimiter] = {}
+_limiters_lock = threading.Lock()
 
 
 def rate_limiter() -> RedisRateLimiter:
-    """The process's limiter (one connection pool, created on first use)."""
-    global _limiter
-    with _limiter_lock:
-        prefix = settings.API_RATE_LIMIT_KEY_PREFIX
-        if _limiter is None or _limiter.prefix != prefix:
+    """The process's limiter for the configured Redis and key prefix (one connection pool,
+    created on first use)."""
+    url, prefix = settings.REDIS_URL, settings.API_RATE_LIMIT_KEY_PREFIX
+    with _limiters_lock:
+        limiter = _limiters.get((url, prefix))
+        if limiter is None:
             options = {"socket_timeout": 2, "socket_connect_timeout": 2}
             if settings.REDIS_USES_TLS:
                 options["ssl_cert_reqs"] = settings.REDIS_SSL_CERT_REQS
-            _limiter = RedisRateLimiter(redis.Redis.from_url(settings.REDIS_URL, **options), prefix)
-        return _limiter
+            _limiters.clear()  # settings changed (tests): the old pool is not needed
+            limiter = RedisRateLimiter(redis.Redis.from_url(url, **options), prefix)
+            _limiters[(url, prefix)] = limiter
+        return limiter
 
 
 class RedisRateThrottle(BaseThrottle):
