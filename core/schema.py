@@ -11,10 +11,14 @@ says what the API really does without each view repeating it.
 - `format: uuid` on path parameters matched by a hex-and-dash pattern (the id of a job);
 - the same operation under `/api/` and `/api/v1/` with the same tags; operation ids of the
   `/api/v1/` copies start with `v1_`.
+
+`ConstrainedFilterExtension` adds to filter parameters the length limits their filters
+enforce (a 2-character substring filter is refused, so the document says minLength 3).
 """
 
 import re
 
+from drf_spectacular.contrib.django_filters import DjangoFilterExtension
 from drf_spectacular.contrib.rest_framework_simplejwt import SimpleJWTScheme
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.plumbing import force_instance
@@ -104,6 +108,27 @@ class PlatformAutoSchema(AutoSchema):
             if UUID_PATTERN.fullmatch(schema.get("pattern", "")):
                 schema.pop("pattern")
                 schema["format"] = "uuid"
+        return parameters
+
+
+class ConstrainedFilterExtension(DjangoFilterExtension):
+    """django-filter parameters with the `min_length` / `max_length` their filters enforce."""
+
+    priority = 1  # over drf-spectacular's own extension for DjangoFilterBackend
+
+    def resolve_filter_field(self, auto_schema, model, filterset_class, field_name, filter_field):
+        parameters = super().resolve_filter_field(
+            auto_schema, model, filterset_class, field_name, filter_field
+        )
+        limits = {"minLength": "min_length", "maxLength": "max_length"}
+        for parameter in parameters:
+            schema = parameter["schema"]
+            target = schema.get("items", schema) if schema.get("type") == "array" else schema
+            if target.get("type") != "string":
+                continue
+            for keyword, option in limits.items():
+                if filter_field.extra.get(option) is not None:
+                    target[keyword] = filter_field.extra[option]
         return parameters
 
 

@@ -4,12 +4,17 @@ Owners see their own jobs; staff and admins may see every job (the jobs list sho
 unless they ask for more, with `owner`). A failed job's traceback is for staff only.
 """
 
+import re
+
 from core.exceptions import PermissionDeniedError, PlatformError
 from core.models import Job, Role, User
 
 OWNER_ALL = "all"
 OWNER_ME = "me"
 MAX_USER_ID = 2**63 - 1  # bigint
+MAX_OWNER_LENGTH = 254  # an email's
+# What `owner` may be (the OpenAPI document says so too): empty, me, all, an id, an email.
+OWNER_PATTERN = r"^(|me|all|[0-9]+|[^@\x00]*@[^\x00]*)$"
 # How core.services.jobs records a failure: "<Type>: <message>\n\n<traceback.format_exc()>".
 TRACEBACK_START = "\n\nTraceback (most recent call last):"
 
@@ -32,7 +37,7 @@ def listed_jobs(user, owner: str | None = None):
     """The jobs a list shows `user`: their own by default (`owner` empty or `me`); staff may
     ask for everyone's (`all`) or one user's (an email or a user id). Anyone may name
     themselves; naming someone else without being staff is refused (403)."""
-    owner = (owner or "").strip()
+    owner = owner or ""
     jobs = Job.objects.select_related("owner")
     if owner in ("", OWNER_ME):
         return jobs.filter(owner=user)
@@ -54,13 +59,13 @@ def listed_jobs(user, owner: str | None = None):
 
 def _owner_id(owner: str) -> int | None:
     """The user id an `owner` value names (None when there is no such user)."""
-    if owner.isascii() and owner.isdigit():
-        return int(owner) if int(owner) <= MAX_USER_ID else None
-    if "@" not in owner or len(owner) > 254:
+    if len(owner) > MAX_OWNER_LENGTH or not re.fullmatch(OWNER_PATTERN, owner):
         raise PlatformError(
             "owner must be 'me', 'all', an email or a user id.",
             fields={"owner": ["Enter 'me', 'all', an email address or a user id."]},
         )
+    if owner.isdigit():
+        return int(owner) if int(owner) <= MAX_USER_ID else None
     return User.objects.filter(email__iexact=owner).values_list("pk", flat=True).first()
 
 

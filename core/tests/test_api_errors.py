@@ -185,3 +185,25 @@ def test_a_request_django_refuses_outside_a_view_gets_the_specific_json_error(rf
     page = handler400(rf.get("/admin/"), TooManyFieldsSent("too many"))
     assert page.status_code == 400
     assert page["Content-Type"].startswith("text/html")
+
+
+# --- Pagination ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("value", ["abc", "0", "-1", "null", "1.5"])
+def test_a_page_size_that_is_not_a_whole_number_from_1_is_a_400(client_for, value):
+    response = client_for("viewer").get("/api/jobs/", {"page_size": value})
+    assert response.status_code == 400
+    assert response.json()["error"]["fields"] == {"page_size": ["Enter a whole number from 1."]}
+
+
+def test_a_page_size_over_the_maximum_gives_the_maximum(client_for):
+    response = client_for("viewer").get("/api/jobs/", {"page_size": "100000"})
+    assert response.status_code == 200
+
+
+@pytest.mark.parametrize("value", ["abc", "0", "99"])
+def test_a_page_that_does_not_exist_is_a_404(client_for, value):
+    response = client_for("viewer").get("/api/jobs/", {"page": value})
+    assert response.status_code == 404
+    assert response.json()["error"]["code"] == "not_found"

@@ -13,7 +13,12 @@ from core.exceptions import UnknownJobKind
 from core.filters import JobFilter
 from core.models import Job, JobLogLine, JobStatus
 from core.serializers import EchoJobSerializer, JobSerializer, JobStatsSerializer
-from core.services.job_access import listed_jobs, visible_jobs
+from core.services.job_access import (
+    MAX_OWNER_LENGTH,
+    OWNER_PATTERN,
+    listed_jobs,
+    visible_jobs,
+)
 from core.services.job_kinds import get_job_kind
 from core.services.job_stats import summarize_jobs
 from core.services.jobs import cancel_job, retry_job, start_job
@@ -24,7 +29,7 @@ LIST_ACTIONS = frozenset({"list", "running", "stats_summary"})
 
 OWNER_PARAMETER = OpenApiParameter(
     "owner",
-    str,
+    {"type": "string", "pattern": OWNER_PATTERN, "maxLength": MAX_OWNER_LENGTH},
     description="Whose jobs: `me` (the default), or, for staff, `all` or one user's "
     "(email or id). Others naming anyone but themselves get 403.",
 )
