@@ -66,9 +66,11 @@ class JobViewSet(viewsets.ReadOnlyModelViewSet):
     def retrieve(self, request, *args, **kwargs):
         job = self.get_object()
         try:
-            kind_fields = get_job_kind(job.kind).detail(job)
+            kind = get_job_kind(job.kind)
         except UnknownJobKind:  # a kind no longer declared: the job as it is
             kind_fields = {}
+        else:
+            kind_fields = kind.detail(job)
         # The job's own fields win: a kind adds fields, it does not redefine the job's.
         return Response({**kind_fields, **self.get_serializer(job).data})
 
