@@ -25,6 +25,10 @@ def setup_django(database: str) -> None:
     from devtools.stack import database_url
 
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings_test")
+    # A benchmark sends one user's requests as fast as it can: the per-user rate limits
+    # (core.throttles) would refuse most of them. Servers it starts inherit this environment.
+    for budget in ("API_RATE_LIMIT", "API_RATE_LIMIT_UPLOADS", "API_RATE_LIMIT_BULK"):
+        os.environ.setdefault(budget, "off")
     db = environ.Env.db_url_config(os.environ["DATABASE_URL"])
     params = {
         "dbname": "postgres",

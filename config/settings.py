@@ -71,6 +71,7 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "corsheaders.middleware.CorsMiddleware",
     "core.middleware.RequestSizeLimitMiddleware",
+    "core.middleware.FormBodyMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -297,29 +298,56 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["core.permissions.RolePermission"],
+    # Structured bodies are JSON only: form encodings read absent booleans as false and
+    # cannot carry types. Views that take files add the multipart parser themselves.
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "DEFAULT_PAGINATION_CLASS": "core.api.pagination.PageNumberPagination",
     "DEFAULT_FILTER_BACKENDS": [
         "django_filters.rest_framework.DjangoFilterBackend",
         "rest_framework.filters.SearchFilter",
         "rest_framework.filters.OrderingFilter",
     ],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "core.schema.PlatformAutoSchema",
     "EXCEPTION_HANDLER": "core.api.errors.api_exception_handler",
-    "DEFAULT_THROTTLE_RATES": {
-        "login_ip": env("LOGIN_THROTTLE_IP_RATE", default="20/min"),
-        "login_email": env("LOGIN_THROTTLE_EMAIL_RATE", default="5/min"),
-        "register": env("REGISTER_THROTTLE_RATE", default="10/hour"),
-    },
+    # Rate limits on Redis (core.throttles): the budgets are API_RATE_LIMITS below.
+    "DEFAULT_THROTTLE_CLASSES": [
+        "core.throttles.UserRateThrottle",
+        "core.throttles.ScopedUserRateThrottle",
+    ],
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }
+# Request budgets (core.throttles): "N/period" (s, min, hour, day; "10/5min"), or "off".
+# `user` applies to every authenticated API request, per user; the named scopes apply, on top,
+# to the endpoints that declare them (`throttle_scope`); login/register are per address and
+# per account. A request over budget gets 429 with Retry-After.
+API_RATE_LIMITS = {
+    "user": env("API_RATE_LIMIT", default="600/min"),
+    "uploads": env("API_RATE_LIMIT_UPLOADS", default="30/min"),  # file uploads, feed imports
+    "bulk": env("API_RATE_LIMIT_BULK", default="20/min"),  # bulk changes, job launches, retries
+    "scraping": env("API_RATE_LIMIT_SCRAPING", default="30/min"),
+    "ai": env("API_RATE_LIMIT_AI", default="30/min"),
+    "email": env("API_RATE_LIMIT_EMAIL", default="20/min"),
+    "login_ip": env("LOGIN_THROTTLE_IP_RATE", default="20/min"),
+    "login_email": env("LOGIN_THROTTLE_EMAIL_RATE", default="5/min"),
+    "register": env("REGISTER_THROTTLE_RATE", default="10/hour"),
+}
+API_RATE_LIMIT_KEY_PREFIX = env(
+    "API_RATE_LIMIT_KEY_PREFIX", default=f"{CACHES['default']['KEY_PREFIX']}:ratelimit"
+)
 SPECTACULAR_SETTINGS = {
     "TITLE": "Commerce operations platform API",
     "DESCRIPTION": "Catalog, imports, jobs, scripts and webhooks. Live job streams at /ws/jobs/.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    # /api/ and /api/v1/ serve the same views: both prefixes yield the same tags and ids
+    # (the /api/v1/ copies' ids start with v1_, see core.schema).
+    "SCHEMA_PATH_PREFIX": r"/api(/v1)?",
 }
 
+# More fields than this in a query string or form body are refused with a 400 (Django's
+# TooManyFieldsSent), before authentication.
+DATA_UPLOAD_MAX_NUMBER_FIELDS = env.int("DATA_UPLOAD_MAX_NUMBER_FIELDS", default=1000)
 # Bodies over this size get 413 (multipart file parts are streamed to disk and not counted).
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=2_621_440)
 # Whole multipart requests (file uploads such as catalog imports) are capped at this size.

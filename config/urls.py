@@ -1,23 +1,37 @@
 from django.contrib import admin
 from django.urls import include, path
 from django.views import defaults
-from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+from drf_spectacular.views import (
+    SpectacularAPIView,
+    SpectacularJSONAPIView,
+    SpectacularRedocView,
+    SpectacularSwaggerView,
+)
 
 from core.api.errors import json_or_default
 from core.views.health import health, ready
+
+# The API, served under /api/ and, for seed 002's clients, the same views under /api/v1/.
+# URL names belong to /api/ (reverse("job-list") is /api/jobs/); "v1:job-list" is /api/v1/jobs/.
+api_urlpatterns = [
+    path("", include("core.urls")),
+    path("", include("product.urls")),
+    path("", include("import_manager.urls")),
+    path("", include("webhook.urls")),
+    path("", include("scripts_runner.urls")),
+]
 
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("health", health, name="health"),
     path("ready", ready, name="ready"),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    # Seed 002's address of the document (JSON); /api/schema/ is seed 004's (YAML or JSON).
+    path("api/openapi.json", SpectacularJSONAPIView.as_view(), name="schema-json"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
-    path("api/", include("core.urls")),
-    path("api/", include("product.urls")),
-    path("api/", include("import_manager.urls")),
-    path("api/", include("webhook.urls")),
-    path("api/", include("scripts_runner.urls")),
+    path("api/v1/", include((api_urlpatterns, "v1"))),
+    path("api/", include(api_urlpatterns)),
 ]
 
 handler400 = json_or_default(defaults.bad_request, "bad_request", "Bad request.", 400)

@@ -12,6 +12,7 @@ class CoreConfig(AppConfig):
         from . import (
             schema,  # noqa: F401  (OpenAPI extension for the bearer authentication)
             signals,  # noqa: F401  (role groups after migrate)
+            throttles,  # noqa: F401  (start-up check of the rate limit settings)
             worker_signals,  # noqa: F401  (lost and stopped jobs; only fire in workers)
         )
 

@@ -13,6 +13,11 @@ class PlatformError(Exception):
         self.fields = fields
 
 
+class PermissionDeniedError(PlatformError):
+    code = "permission_denied"
+    status = 403
+
+
 class ConflictError(PlatformError):
     code = "conflict"
     status = 409
@@ -22,8 +27,45 @@ class JobStateConflict(ConflictError):
     code = "job_state_conflict"
 
 
+class InvalidSchedule(PlatformError):
+    code = "invalid_schedule"
+
+
 class UnknownJobKind(PlatformError):
     code = "unknown_job_kind"
+
+
+class InvalidCredentials(PlatformError):
+    code = "invalid_credentials"
+    status = 401
+
+
+class OwnAdminAccess(ConflictError):
+    """An admin tried to deactivate, demote or un-staff themselves."""
+
+    code = "own_admin_access"
+
+
+class LastActiveAdmin(ConflictError):
+    """The change would leave the platform without an active admin."""
+
+    code = "last_active_admin"
+
+
+class SuperuserRole(ConflictError):
+    code = "superuser_role"
+
+
+class UnsafeURLError(PlatformError):
+    """The URL is malformed or reaches an address outbound calls may not reach."""
+
+    code = "unsafe_url"
+
+
+class HostResolutionError(UnsafeURLError):
+    """The host name did not resolve (a network condition: the caller may retry later)."""
+
+    code = "unresolvable_host"
 
 
 class JobCancelled(Exception):

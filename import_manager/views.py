@@ -7,6 +7,7 @@ from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.api.pagination import PageNumberPagination
 from core.api.serializers import ErrorSerializer
 from core.services.job_access import visible_jobs
 
@@ -52,6 +53,7 @@ class UploadImportView(APIView):
     """Upload a product file; it is imported by a worker (202 + job id at once)."""
 
     parser_classes = [MultiPartParser, FormParser]
+    throttle_scope = "uploads"
 
     def initialize_request(self, request, *args, **kwargs):
         # Before anything reads the body (the CSRF check of session users does): the file
@@ -87,6 +89,8 @@ class UploadImportView(APIView):
 class UrlImportView(APIView):
     """Import a product feed URL (public addresses only); 202 + job id at once."""
 
+    throttle_scope = "uploads"
+
     @extend_schema(
         request=UrlImportSerializer,
         parameters=[DRY_RUN_PARAM],
@@ -108,6 +112,8 @@ class UrlImportView(APIView):
 
 class ImportViewSet(viewsets.ViewSet):
     """Catalog imports: status, counters and row errors (first 1,000) of each."""
+
+    pagination_class = PageNumberPagination  # the list is paged (documents it in the schema)
 
     def _jobs(self):
         return visible_jobs(self.request.user).filter(kind=CATALOG_IMPORT.name)

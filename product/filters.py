@@ -5,50 +5,18 @@ from django import forms
 from django.db.models import Q
 from django.db.models.functions import Lower
 
-from product.lookups import contains, sku_equals
+from core.filters import (
+    MIN_SUBSTRING_LENGTH,
+    CreatedRangeFilterSet,
+    IsoDateTimeFilter,
+    StrictBooleanFilter,
+    SubstringFilter,
+)
+from core.lookups import contains
+from product.lookups import sku_equals
 from product.models import Product
 
-# pg_trgm cannot extract a trigram from fewer than three characters, so a shorter substring
-# could only be answered by reading the whole table: it is refused instead (see the help).
-MIN_SUBSTRING_LENGTH = 3
 MAX_SEARCH_TERMS = 5
-
-
-class StrictBooleanField(forms.Field):
-    """`true`/`false` (also 1/0, yes/no); anything else is an error, not a silent no-filter."""
-
-    TRUE = frozenset({"true", "1", "yes"})
-    FALSE = frozenset({"false", "0", "no"})
-
-    def to_python(self, value):
-        if value in (None, ""):
-            return None
-        if isinstance(value, bool):
-            return value
-        text = str(value).strip().lower()
-        if text in self.TRUE:
-            return True
-        if text in self.FALSE:
-            return False
-        raise forms.ValidationError("Enter true or false.", code="invalid")
-
-
-class StrictBooleanFilter(django_filters.BooleanFilter):
-    field_class = StrictBooleanField
-
-
-class SubstringFilter(django_filters.CharFilter):
-    """Case-insensitive substring of at least MIN_SUBSTRING_LENGTH characters (trigram index)."""
-
-    def __init__(self, *args, **kwargs):
-        kwargs.setdefault("min_length", MIN_SUBSTRING_LENGTH)
-        kwargs.setdefault("max_length", 200)
-        super().__init__(*args, **kwargs)
-
-    def filter(self, qs, value):
-        if value in django_filters.constants.EMPTY_VALUES:
-            return qs
-        return qs.filter(contains(self.field_name, value))
 
 
 class SearchTermsField(forms.CharField):
@@ -99,7 +67,7 @@ class ProductOrderingFilter(django_filters.OrderingFilter):
         return qs.order_by(*ordering)
 
 
-class ProductFilter(django_filters.FilterSet):
+class ProductFilter(CreatedRangeFilterSet):
     sku = django_filters.CharFilter(
         method="filter_sku", max_length=255, help_text="Exact SKU, case-insensitive."
     )
@@ -121,7 +89,7 @@ class ProductFilter(django_filters.FilterSet):
     price_max = django_filters.NumberFilter(
         field_name="price", lookup_expr="lte", help_text="Price at most this."
     )
-    updated_after = django_filters.IsoDateTimeFilter(
+    updated_after = IsoDateTimeFilter(
         field_name="updated_at",
         lookup_expr="gte",
         # Inclusive on purpose: an incremental sync that passes its last seen time gets rows

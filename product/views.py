@@ -55,6 +55,7 @@ class ProductViewSet(viewsets.ModelViewSet):
     # project's default SearchFilter/OrderingFilter backends are not used here.
     filter_backends = [DjangoFilterBackend]
     action_roles = {"bulk_delete": "admin"}
+    throttle_scopes = {"bulk_delete": "bulk", "bulk_price_update": "bulk"}
 
     def perform_create(self, serializer):
         serializer.instance = create_product(serializer.validated_data)

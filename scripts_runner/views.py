@@ -55,6 +55,8 @@ class ScriptExecuteView(APIView):
     Every problem is reported at once, by parameter name, in `error.fields`.
     """
 
+    throttle_scope = "bulk"
+
     @extend_schema(
         operation_id="scripts_execute",
         request=ExecuteScriptSerializer,

@@ -1,9 +1,11 @@
 import django_filters
 
+from core.filters import CreatedRangeFilterSet, StrictBooleanFilter
 from webhook.models import DeliveryStatus, EventType, Webhook, WebhookDelivery
 
 
 class WebhookFilter(django_filters.FilterSet):
+    is_enabled = StrictBooleanFilter()
     event_type = django_filters.ChoiceFilter(
         choices=EventType.choices, method="filter_event_type", label="Subscribed to"
     )
@@ -16,10 +18,9 @@ class WebhookFilter(django_filters.FilterSet):
         return queryset.filter(event_types__contains=[value])
 
 
-class WebhookDeliveryFilter(django_filters.FilterSet):
+class WebhookDeliveryFilter(CreatedRangeFilterSet):
     status = django_filters.MultipleChoiceFilter(choices=DeliveryStatus.choices)
-    created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
-    created_before = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+    is_test = StrictBooleanFilter()
 
     class Meta:
         model = WebhookDelivery

@@ -2,8 +2,14 @@
 
 import logging
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
-from django.core.exceptions import RequestDataTooBig
+from django.core.exceptions import (
+    RequestDataTooBig,
+    SuspiciousOperation,
+    TooManyFieldsSent,
+    TooManyFilesSent,
+)
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, JsonResponse
 from rest_framework import exceptions, status
@@ -32,15 +38,34 @@ def _first_message(detail) -> str:
     return str(detail)
 
 
+def suspicious_request_error(exc: SuspiciousOperation) -> tuple[dict, int]:
+    """The error body and status for a request Django refused to parse (too big, too many
+    fields or files, a malformed multipart body)."""
+    if isinstance(exc, RequestDataTooBig):
+        return (
+            error_body("payload_too_large", "The request body is larger than allowed."),
+            status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+        )
+    if isinstance(exc, TooManyFieldsSent):
+        limit = settings.DATA_UPLOAD_MAX_NUMBER_FIELDS
+        message = f"The request has more than {limit} fields (query string and body together)."
+        return error_body("too_many_fields", message), status.HTTP_400_BAD_REQUEST
+    if isinstance(exc, TooManyFilesSent):
+        limit = settings.DATA_UPLOAD_MAX_NUMBER_FILES
+        return (
+            error_body("too_many_files", f"The request has more than {limit} files."),
+            status.HTTP_400_BAD_REQUEST,
+        )
+    return error_body("bad_request", "The request could not be read."), status.HTTP_400_BAD_REQUEST
+
+
 def api_exception_handler(exc, context):
     """DRF exception handler: maps every error to the stable JSON shape."""
     if isinstance(exc, PlatformError):
         return Response(error_body(exc.code, exc.message, exc.fields), status=exc.status)
-    if isinstance(exc, RequestDataTooBig):
-        return Response(
-            error_body("payload_too_large", "The request body is larger than allowed."),
-            status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
-        )
+    if isinstance(exc, SuspiciousOperation):
+        body, status_code = suspicious_request_error(exc)
+        return Response(body, status=status_code)
     if isinstance(exc, DjangoValidationError):
         exc = exceptions.ValidationError(
             exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
@@ -74,16 +99,21 @@ def api_exception_handler(exc, context):
     return response
 
 
-def _json_error(request, code, message, status_code):
-    return JsonResponse(error_body(code, message), status=status_code)
-
-
 def json_or_default(default_handler, code, message, status_code):
-    """Django error handler: JSON for /api/ paths, the default page elsewhere."""
+    """Django error handler: JSON for /api/ paths, the default page elsewhere.
 
-    def handler(request, *args, **kwargs):
+    A request Django itself refused before any view ran (SuspiciousOperation: too many
+    fields, ...) reaches the 400 handler with that exception and gets its specific error.
+    """
+
+    def handler(request, exception=None, *args, **kwargs):
         if request.path.startswith("/api/"):
-            return _json_error(request, code, message, status_code)
-        return default_handler(request, *args, **kwargs)
+            if isinstance(exception, SuspiciousOperation):
+                body, refused_status = suspicious_request_error(exception)
+                return JsonResponse(body, status=refused_status)
+            return JsonResponse(error_body(code, message), status=status_code)
+        if exception is None:
+            return default_handler(request, *args, **kwargs)
+        return default_handler(request, exception, *args, **kwargs)
 
     return handler

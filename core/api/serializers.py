@@ -16,11 +16,11 @@ class StrictFieldsMixin:
 
 
 class StrictSerializer(StrictFieldsMixin, serializers.Serializer):
-    pass
+    """Unknown fields are refused (400 naming them)."""
 
 
 class StrictModelSerializer(StrictFieldsMixin, serializers.ModelSerializer):
-    pass
+    """Unknown fields are refused (400 naming them); read-only fields are ignored."""
 
 
 class ErrorDetailSerializer(serializers.Serializer):

@@ -22,7 +22,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 from django_celery_beat.models import CrontabSchedule, IntervalSchedule, PeriodicTask
 
-from core.exceptions import PlatformError
+from core.exceptions import InvalidSchedule
 from core.models import Job, JobSchedule, JobStatus
 from core.models.job import subject_label
 
@@ -35,10 +35,6 @@ logger = logging.getLogger(__name__)
 SCHEDULED_JOB_TASK = "core.tasks.start_scheduled_job"
 #: pg_advisory_xact_lock class for "one tick of this schedule at a time".
 _TICK_LOCK_CLASS = 7_301
-
-
-class InvalidSchedule(PlatformError):
-    code = "invalid_schedule"
 
 
 def schedule_job(

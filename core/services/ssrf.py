@@ -25,7 +25,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from urllib.parse import urlsplit, urlunsplit
 
-from core.exceptions import PlatformError
+from core.exceptions import HostResolutionError, UnsafeURLError
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -37,18 +37,6 @@ DEFAULT_PORTS = {"http": 80, "https": 443}
 # embed it anywhere: never public.
 NAT64_WELL_KNOWN = ipaddress.ip_network("64:ff9b::/96")
 NAT64_LOCAL_USE = ipaddress.ip_network("64:ff9b:1::/48")
-
-
-class UnsafeURLError(PlatformError):
-    """The URL is malformed or reaches an address outbound calls may not reach."""
-
-    code = "unsafe_url"
-
-
-class HostResolutionError(UnsafeURLError):
-    """The host name did not resolve (a network condition: the caller may retry later)."""
-
-    code = "unresolvable_host"
 
 
 @dataclass(frozen=True)

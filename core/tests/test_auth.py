@@ -58,6 +58,30 @@ def test_login_returns_jwt_pair_that_authenticates(api_client, make_user):
     assert profile.json()["role"] == Role.OPERATOR
 
 
+def test_login_answers_the_script_runners_request_with_access_token_and_user_email(
+    api_client, make_user
+):
+    make_user("viewer", email="test@example.com", password="test123")
+    # Seed 000, verbatim: POST /api/auth/login {"email", "password"} → access_token, user.email
+    response = api_client.post(
+        "/api/auth/login",
+        data='{"email": "test@example.com", "password": "test123"}',
+        content_type="application/json",
+    )
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert body["user"]["email"] == "test@example.com"
+    assert body["access_token"] == body["access"]
+    assert body["refresh"]
+    api_client.credentials(HTTP_AUTHORIZATION=f"Bearer {body['access_token']}")
+    assert api_client.get("/api/auth/profile").json()["email"] == "test@example.com"
+    v1 = api_client.post(
+        "/api/v1/auth/login", {"email": "test@example.com", "password": "test123"}, format="json"
+    )
+    assert v1.status_code == 200
+    assert v1.json()["access_token"]
+
+
 def test_login_with_wrong_password_is_401_in_the_error_shape(api_client, make_user):
     make_user(email="u@example.com")
     response = api_client.post(

@@ -81,3 +81,19 @@ def test_an_unsaved_subject_is_refused():
 
     with pytest.raises(ValueError, match="saved"):
         start_job("diagnostics.echo", subject=User(email="x@example.com"))
+
+
+def test_the_jobs_api_shows_and_filters_by_subject(client_for):
+    staff = client_for("admin", is_staff=True)
+    target = staff.user
+    about = start_job("diagnostics.echo", subject=target, owner=target)
+    start_job("diagnostics.echo", owner=target)
+    rows = staff.get(f"/api/jobs/?subject_type=core.user&subject_id={target.pk}&owner=all").json()[
+        "results"
+    ]
+    assert [row["id"] for row in rows] == [str(about.pk)]
+    assert rows[0]["subject"] == {"type": "core.user", "id": str(target.pk)}
+    assert rows[0]["interruptions"] == []
+    refused = staff.get("/api/jobs/?subject_type=user")
+    assert refused.status_code == 400
+    assert "app_label.model" in refused.json()["error"]["message"]

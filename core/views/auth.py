@@ -3,20 +3,23 @@
 from django.contrib.auth import authenticate, password_validation, update_session_auth_hash
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import generics, mixins, status, viewsets
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
+from rest_framework_simplejwt.serializers import TokenRefreshSerializer
 from rest_framework_simplejwt.tokens import RefreshToken
 from rest_framework_simplejwt.views import TokenRefreshView
 
 from core.api.serializers import ErrorSerializer
-from core.exceptions import PlatformError
+from core.exceptions import InvalidCredentials, PlatformError
+from core.filters import UserFilter
 from core.models import Role, User
 from core.permissions import IsAdminRole
 from core.serializers import (
     AdminUserSerializer,
+    AdminUserUpdateSerializer,
     ChangePasswordSerializer,
     LoginSerializer,
     ProfileSerializer,
@@ -24,19 +27,17 @@ from core.serializers import (
     TokenPairSerializer,
     UserSerializer,
 )
+from core.services.accounts import change_user_access
 from core.services.roles import set_role
 from core.throttles import LoginEmailThrottle, LoginIPThrottle, RegisterThrottle
 
 
-class InvalidCredentials(PlatformError):
-    code = "invalid_credentials"
-    status = 401
-
-
 def token_pair(user) -> dict:
     refresh = RefreshToken.for_user(user)
+    access = str(refresh.access_token)
     return {
-        "access": str(refresh.access_token),
+        "access": access,
+        "access_token": access,  # the script runner's (seed 000) name for it
         "refresh": str(refresh),
         "user": UserSerializer(user).data,
     }
@@ -87,6 +88,9 @@ class LoginView(APIView):
         return Response(token_pair(user))
 
 
+@extend_schema_view(
+    post=extend_schema(responses={200: TokenRefreshSerializer, 401: ErrorSerializer})
+)
 class RefreshView(TokenRefreshView):
     """Exchange a refresh token for a new access token."""
 
@@ -126,24 +130,33 @@ class ChangePasswordView(APIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
+USER_UPDATE_SCHEMA = extend_schema(
+    request=AdminUserUpdateSerializer, responses={200: AdminUserSerializer, 409: ErrorSerializer}
+)
+
+
+@extend_schema_view(update=USER_UPDATE_SCHEMA, partial_update=USER_UPDATE_SCHEMA)
 class UserAdminViewSet(
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
     mixins.UpdateModelMixin,
     viewsets.GenericViewSet,
 ):
-    """Admins list users and change their role or active flag."""
+    """Admins list users and change their role, active and staff flags. Nobody can take
+    admin access from themselves or from the last active admin (409)."""
 
     permission_classes = [IsAdminRole]
     serializer_class = AdminUserSerializer
     queryset = User.objects.prefetch_related("groups").order_by("email")
     search_fields = ["email", "first_name", "last_name"]
     ordering_fields = ["email", "date_joined", "last_login"]
-    filterset_fields = ["is_active", "is_staff"]
+    filterset_class = UserFilter
 
-    def perform_update(self, serializer):
-        role = serializer.validated_data.pop("role", None)
-        with transaction.atomic():
-            user = serializer.save()
-            if role:
-                set_role(user, role)
+    def update(self, request, *args, **kwargs):
+        user = self.get_object()
+        changes = AdminUserUpdateSerializer(
+            user, data=request.data, partial=kwargs.get("partial", False)
+        )
+        changes.is_valid(raise_exception=True)
+        user = change_user_access(request.user, user, **changes.validated_data)
+        return Response(AdminUserSerializer(user).data)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from core.exceptions import PlatformError
+from import_manager.exceptions import ImportFileError
 from product.columns import (
     BY_NAME,
     FILE_COLUMNS,
@@ -29,12 +29,6 @@ def python_checked(columns) -> list[str]:
 
 
 _SEPARATORS = re.compile(r"[\s\-]+")
-
-
-class ImportFileError(PlatformError):
-    """The file as a whole cannot be imported (wrong header, unreadable, unsupported)."""
-
-    code = "import_file_error"
 
 
 def normalize_column(name) -> str:

@@ -23,8 +23,8 @@ from urllib.parse import unquote, urljoin
 import httpx
 from django.conf import settings
 
-from core.exceptions import PlatformError
 from core.services import ssrf
+from import_manager.exceptions import FeedRefused
 
 from .columns import ImportFileError
 from .parsers import format_for_name
@@ -43,10 +43,6 @@ CONTENT_TYPES = {
     "text/xml": "xml",
     "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": "xlsx",
 }
-
-
-class FeedRefused(PlatformError):
-    code = "url_refused"
 
 
 @dataclass

@@ -19,7 +19,7 @@ from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 from django.core.files.uploadhandler import FileUploadHandler, SkipFile
 
-from core.exceptions import PlatformError
+from import_manager.exceptions import UnsupportedImportFile, UploadTooLarge
 
 from .parsers import EXTENSIONS, format_for_name
 
@@ -27,15 +27,6 @@ FILE_FIELD = "file"
 # Room for the multipart boundaries and the other form fields around the file.
 MULTIPART_SLACK = 1024 * 1024
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
-
-
-class UploadTooLarge(PlatformError):
-    code = "payload_too_large"
-    status = 413
-
-
-class UnsupportedImportFile(PlatformError):
-    code = "unsupported_file"
 
 
 def max_upload_bytes() -> int:

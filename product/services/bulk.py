@@ -21,6 +21,7 @@ from core.exceptions import PlatformError
 from core.models import Job
 from core.services.jobs import JobContext, start_job
 from product.columns import MONEY_MAX
+from product.exceptions import MissingSelection, PriceOutOfRange
 from product.filters import ProductFilter
 from product.jobs import BULK_PRICE_UPDATE, DELETE_ALL
 from product.models import Product
@@ -30,10 +31,6 @@ from .catalog_indexes import bulk_load
 PRICE_CHANGE_MODES = ("set", "percent", "fixed")
 #: The largest price the column (NUMERIC(12, 2)) can hold.
 PRICE_LIMIT = MONEY_MAX
-
-
-class PriceOutOfRange(PlatformError):
-    code = "price_out_of_range"
 
 
 @dataclass(frozen=True)
@@ -153,10 +150,6 @@ def _price_changes(mode, value, filters, every_product, ending):
     """(the selected products whose price the change alters, the new price)."""
     new_price = _price_expression(mode, Decimal(value), ending)
     return _selected(filters, every_product).exclude(price=new_price), new_price
-
-
-class MissingSelection(PlatformError):
-    code = "selection_required"
 
 
 def _selected(filters: Mapping[str, Any] | None, every_product: bool):

@@ -15,8 +15,8 @@ from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
 from django.dispatch import Signal
 
-from core.exceptions import PlatformError
 from product.columns import COLUMN_NAMES, COLUMNS, Column, Kind
+from product.exceptions import SkuConflict
 from product.lookups import sku_equals
 from product.models import Product
 from product.signals import product_created, product_deleted, product_updated
@@ -27,27 +27,6 @@ SKU_UNIQUE_CONSTRAINT = "product_sku_ci_unique"
 #: Fields a manual change may set (the product's columns); ids and timestamps are the
 #: database's.
 EDITABLE_FIELDS = frozenset(COLUMN_NAMES)
-
-
-class SkuConflict(PlatformError):
-    """The SKU is already taken by another product, possibly in another letter case."""
-
-    code = "sku_conflict"
-    status = 400
-
-    def __init__(self, sku: str, existing: Product | None):
-        if existing is None:
-            message = f"SKU '{sku}' is already used by another product."
-        elif existing.sku == sku:
-            message = f"SKU '{sku}' is already used by product {existing.pk}."
-        else:
-            message = (
-                f"SKU '{sku}' conflicts with the SKU '{existing.sku}' of product {existing.pk}: "
-                "SKUs are unique regardless of letter case."
-            )
-        super().__init__(message, fields={"sku": [message]})
-        self.sku = sku
-        self.existing = existing
 
 
 def find_sku_owner(sku: str, *, exclude_pk: int | None = None) -> Product | None:

@@ -18,22 +18,17 @@ from pathlib import Path
 
 from django.conf import settings
 
-from core.exceptions import JobCancelled, PlatformError
+from core.exceptions import JobCancelled
 from core.models import Job
 from core.services.jobs import JobContext, start_job
 from core.services.sandbox import CANCELLED, COMPLETED, remove_workdir, run_in_job
+from scripts_runner.exceptions import InvalidScriptParameters
 from scripts_runner.jobs import SCRIPT_RUN
 
 from .credentials import missing_credentials
 from .parameters import JSON, ValidationContext, fill_output_defaults, validate_values
 from .registry import ParentStep, Script, ScriptStep, SkipStep, UnknownScript, Workflow, get_script
 from .sandbox import script_spec
-
-
-class InvalidScriptParameters(PlatformError):
-    """400: every problem of a launch, by parameter name."""
-
-    code = "invalid_parameters"
 
 
 class ScriptRunFailed(Exception):

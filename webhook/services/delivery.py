@@ -29,9 +29,9 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
 from django.utils import timezone
 
-from core.exceptions import ConflictError
 from core.services import ssrf
 from webhook import conf
+from webhook.exceptions import DeliveryStateConflict
 from webhook.models import DeliveryStatus, Webhook, WebhookDelivery
 from webhook.models.webhook import MAX_TIMEOUT
 
@@ -41,10 +41,6 @@ from .headers import masked
 logger = logging.getLogger(__name__)
 
 USER_AGENT = "CatalogPlatform-Webhooks/1.0"
-
-
-class DeliveryStateConflict(ConflictError):
-    code = "delivery_state_conflict"
 
 
 @dataclass
