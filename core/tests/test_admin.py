@@ -3,17 +3,9 @@
 import pytest
 
 from core.models import JobStatus
-
-from .helpers import make_job
+from core.testing.helpers import make_job
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def staff_client(client, make_user):
-    user = make_user("admin", is_staff=True, is_superuser=True)
-    client.force_login(user)
-    return client
 
 
 def test_job_changelist_filters_and_searches(staff_client):

@@ -13,8 +13,7 @@ from django.utils import timezone
 
 from core.models import JobStatus
 from core.services import console
-
-from .helpers import make_job
+from core.testing.helpers import make_job
 
 pytestmark = pytest.mark.django_db
 
@@ -24,17 +23,6 @@ FIGURE_RE = re.compile(
     r'<span class="console-figure-label">(?P<label>[^<]+)</span>'
 )
 ACTION_RE = re.compile(r'data-action="(?P<key>[\w.]+)" href="(?P<url>[^"]*)">(?P<label>[^<]+)<')
-
-
-@pytest.fixture
-def superuser(make_user):
-    return make_user("admin", is_staff=True, is_superuser=True)
-
-
-@pytest.fixture
-def staff_client(client, superuser):
-    client.force_login(superuser)
-    return client
 
 
 def home_figures(client) -> dict[str, dict]:

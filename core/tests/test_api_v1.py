@@ -4,8 +4,7 @@ import pytest
 from django.urls import reverse
 
 from core.models import JobStatus
-
-from .helpers import make_job
+from core.testing.helpers import make_job
 
 pytestmark = pytest.mark.django_db
 

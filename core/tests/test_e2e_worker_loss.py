@@ -12,9 +12,8 @@ import pytest
 
 from core.models import Job, JobLogLine, JobStatus
 from core.services.jobs import start_job
+from core.testing.helpers import wait_until
 from devtools.stack import child_env, start_worker
-
-from .helpers import wait_until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 

@@ -7,17 +7,11 @@ import pytest
 from django.utils import timezone
 
 from core.models import Job, JobStatus
-
-from .helpers import make_job
+from core.testing.helpers import make_job
 
 pytestmark = pytest.mark.django_db
 
 OUT_OF_RANGE_OFFSETS = ["+16:00", "-16:00", "+23:59", "-23:59:59"]
-
-
-@pytest.fixture
-def admin(client_for):
-    return client_for("admin")
 
 
 @pytest.fixture

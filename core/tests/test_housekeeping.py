@@ -9,8 +9,7 @@ from django.utils import timezone
 
 from core.models import Job, JobLogLine, JobStatus
 from core.services.housekeeping import delete_expired_jobs, run_housekeeping
-
-from .helpers import make_job
+from core.testing.helpers import make_job
 
 pytestmark = pytest.mark.django_db
 

@@ -15,8 +15,7 @@ from core.services.jobs import (
     job_finished,
     retry_job,
 )
-
-from .helpers import make_job, register_kind, run_in_thread, wait_until
+from core.testing.helpers import make_job, register_kind, run_in_thread, wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

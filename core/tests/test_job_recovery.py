@@ -18,8 +18,7 @@ from core.services.job_recovery import (
     request_stop_for_worker,
 )
 from core.services.jobs import JobContext, execute_job, start_job
-
-from .helpers import make_job, register_kind, run_in_thread, wait_until
+from core.testing.helpers import make_job, register_kind, run_in_thread, wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -7,8 +7,7 @@ import pytest
 
 from core.models import Job, JobStatus
 from core.services.jobs import JobContext, execute_job, jobs_about, retry_job, start_job
-
-from .helpers import make_job, register_kind
+from core.testing.helpers import make_job, register_kind
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -7,8 +7,7 @@ import pytest
 
 from core.models import Job, JobLogLine, JobStatus
 from core.services.jobs import JobContext, cancel_job, execute_job
-
-from .helpers import make_job, register_kind, run_in_thread, wait_until
+from core.testing.helpers import make_job, register_kind, run_in_thread, wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -9,8 +9,7 @@ from core.models import Job, JobLogLine, JobStatus
 from core.services.job_access import split_job_error
 from core.services.job_kinds import declare_job_kind
 from core.services.jobs import execute_job
-
-from .helpers import make_job
+from core.testing.helpers import make_job
 
 pytestmark = pytest.mark.django_db
 

@@ -14,8 +14,7 @@ from core.live.follower import BACKFILL_CHUNK, MAX_PENDING_EVENTS, JobFollower
 from core.live.origin import is_allowed_browser_origin
 from core.models import Job, JobLogLine, JobStatus
 from core.services import live
-
-from .helpers import make_job
+from core.testing.helpers import make_job
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

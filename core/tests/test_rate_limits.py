@@ -17,6 +17,7 @@ from django.urls import URLPattern, URLResolver, get_resolver
 from rest_framework_simplejwt.tokens import RefreshToken
 
 from core.models import JobStatus
+from core.testing.helpers import make_job
 from core.throttles import (
     Rate,
     RedisRateLimiter,
@@ -26,8 +27,6 @@ from core.throttles import (
     view_throttle_scope,
 )
 from devtools.stack import child_env, free_port, start_asgi
-
-from .helpers import make_job
 
 pytestmark = pytest.mark.django_db
 

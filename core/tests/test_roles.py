@@ -3,8 +3,7 @@
 import pytest
 
 from core.models import Role
-
-from .helpers import make_job
+from core.testing.helpers import make_job
 
 pytestmark = pytest.mark.django_db
 

@@ -21,8 +21,7 @@ from core.services.sandbox import (
     run_in_job,
     run_sandboxed,
 )
-
-from .helpers import make_job, register_kind, run_in_thread, wait_until
+from core.testing.helpers import make_job, register_kind, run_in_thread, wait_until
 
 TARGETS = "core.tests.sandbox_targets"
 SMALL = Limits(cpu_seconds=5, memory_mb=300, file_size_mb=5, open_files=64)

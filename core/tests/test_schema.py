@@ -11,8 +11,7 @@ from drf_spectacular.validation import validate_schema
 
 from core.models import JobStatus
 from core.services.jobs import execute_job
-
-from .helpers import make_job
+from core.testing.helpers import make_job
 
 pytestmark = pytest.mark.django_db
 

@@ -9,7 +9,7 @@ from core.models import Job, JobStatus
 from core.serializers import JobSerializer
 from core.services.job_kinds import get_job_kind
 from core.services.jobs import cancel_job, execute_job
-from core.tests.helpers import run_in_thread, wait_until
+from core.testing.helpers import run_in_thread, wait_until
 from import_manager.jobs import CATALOG_IMPORT
 from import_manager.models import ImportRowError, ImportRun
 from import_manager.signals import import_completed
@@ -32,11 +32,6 @@ def upload(client, name="p.csv", content=CSV_BYTES, **fields):
     return client.post(
         "/api/upload", {"file": SimpleUploadedFile(name, content), **fields}, format="multipart"
     )
-
-
-@pytest.fixture
-def operator(client_for):
-    return client_for("operator")
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 
 from core.models import Job, JobStatus
 from core.models.job import TERMINAL_STATUSES
-from core.tests.helpers import wait_until
+from core.testing.helpers import wait_until
 from import_manager.models import ImportRun
 
 from .helpers import HEADER, catalog

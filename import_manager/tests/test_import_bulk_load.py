@@ -11,23 +11,24 @@ from django.db import connection
 
 from core.models import Job, JobLogLine, JobStatus
 from core.services.jobs import cancel_job, execute_job
-from core.tests.helpers import run_in_thread, wait_until
+from core.testing.helpers import run_in_thread, wait_until
 from import_manager.jobs import CATALOG_IMPORT
 from import_manager.services.importer import ImportOptions, import_catalog_file
 from product.jobs import RESTORE_INDEXES
 from product.models import Product, SuspendedIndex
 from product.services.catalog_indexes import restore_suspended_indexes
-from product.tests.index_helpers import (
+from product.testing.indexes import (
     DEFERRED,
     invalid_indexes,
     kept_indexes,
     other_session,
     product_indexes,
     recorded_index_drops,
-    repaired_indexes,
 )
 
 from .helpers import HEADER, FakeCtx, catalog, write_csv
+
+pytestmark = pytest.mark.usefixtures("indexes_before")
 
 MIN_ROWS = 50
 FIRST = 250  # BL-000 .. BL-249, then bl-000, bl-002 .. bl-098 again: 300 rows, 250 SKUs
@@ -48,12 +49,6 @@ EXPECTED = {
 }
 #: pg_advisory lock key of the insert gate of the cancel test (arbitrary).
 GATE_KEY = 4_242_017
-
-
-@pytest.fixture(autouse=True)
-def indexes_before():
-    with repaired_indexes() as snapshot:
-        yield snapshot
 
 
 @pytest.fixture(autouse=True)

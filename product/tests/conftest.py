@@ -1,28 +1,9 @@
-"""Fixtures of the product tests: products and a recorder of the product signals."""
-
-from decimal import Decimal
+"""What only the product tests need: a recorder of the product signals. (`make_product` is
+shared: product.testing.fixtures.)"""
 
 import pytest
 
-from product.models import Product
 from product.signals import product_created, product_deleted, product_updated
-
-
-@pytest.fixture
-def make_product(db):
-    counter = {"n": 0}
-
-    def make(**fields):
-        counter["n"] += 1
-        values = {
-            "sku": f"SKU-{counter['n']:04d}",
-            "name": f"Product {counter['n']}",
-            "price": Decimal("10.00"),
-        }
-        values.update(fields)
-        return Product.objects.create(**values)
-
-    return make
 
 
 @pytest.fixture
@@ -46,13 +27,3 @@ def events():
     yield sent
     for signal, receiver in receivers.items():
         signal.disconnect(dispatch_uid=f"test-{id(receiver)}")
-
-
-@pytest.fixture
-def operator(client_for):
-    return client_for("operator")
-
-
-@pytest.fixture
-def viewer(client_for):
-    return client_for("viewer")

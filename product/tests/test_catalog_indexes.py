@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from core.models import Job, JobLogLine, JobStatus
 from core.services.jobs import execute_job
-from core.tests.helpers import run_in_thread
+from core.testing.helpers import run_in_thread
 from product.jobs import BULK_PRICE_UPDATE, RESTORE_INDEXES
 from product.models import Product, SuspendedIndex
 from product.services.catalog_indexes import (
@@ -25,8 +25,7 @@ from product.services.catalog_indexes import (
     start_restore_job_if_needed,
     suspend_secondary_indexes,
 )
-
-from .index_helpers import (
+from product.testing.indexes import (
     DEFERRED,
     DESCRIPTION,
     index_oid,
@@ -34,19 +33,11 @@ from .index_helpers import (
     kept_indexes,
     other_session,
     product_indexes,
-    repaired_indexes,
 )
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("indexes_before")]
 
 LOCK_BUSY = "Another bulk load or index restore is running: indexes are maintained as usual."
-
-
-@pytest.fixture(autouse=True)
-def indexes_before():
-    """The product table's indexes ({name: indexdef}) before the test."""
-    with repaired_indexes() as snapshot:
-        yield snapshot
 
 
 @pytest.fixture

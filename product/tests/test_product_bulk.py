@@ -33,11 +33,6 @@ def prices():
 # --- bulk delete ---------------------------------------------------------------------------
 
 
-@pytest.fixture
-def admin(client_for):
-    return client_for("admin")
-
-
 @pytest.mark.django_db
 @pytest.mark.parametrize("body", [{}, {"confirm": False}, {"confirm": "nope"}, None])
 def test_bulk_delete_without_confirmation_is_a_400_and_deletes_nothing(admin, body):

@@ -1,16 +1,15 @@
-"""Fixtures of the script runner tests: a private data directory per test."""
+"""What only the script runner tests need: run folders inside the test's data directory, and
+the misbehaving sandbox scripts."""
 
 import pytest
 
 
 @pytest.fixture
-def data_dir(settings, tmp_path):
-    """settings.DATA_DIR pointed at an empty folder (run folders are created inside it)."""
-    root = tmp_path / "data"
-    root.mkdir()
-    settings.DATA_DIR = root
+def data_dir(data_dir, settings):
+    """The shared `data_dir` (core.testing.fixtures), with the per-run folders inside it even
+    when the developer's environment sets SCRIPTS_WORK_DIR."""
     settings.SCRIPTS_WORK_DIR = ""
-    return root
+    return data_dir
 
 
 @pytest.fixture

@@ -2,27 +2,15 @@
 job's live log page."""
 
 import pytest
-from django.test import Client
 
 from core.models import Job
 
-pytestmark = pytest.mark.django_db
+# Every test here has a data directory of its own (launches resolve their paths in it).
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("data_dir")]
 
 
-@pytest.fixture
-def staff(make_user, data_dir):
-    def build(role="operator"):
-        user = make_user(role, is_staff=True)
-        client = Client()
-        client.force_login(user)
-        client.user = user
-        return client
-
-    return build
-
-
-def test_the_catalog_lists_scripts_by_category_with_launch_links(staff):
-    response = staff().get("/admin/scripts_runner/scriptrun/")
+def test_the_catalog_lists_scripts_by_category_with_launch_links(console_client_for):
+    response = console_client_for("operator").get("/admin/scripts_runner/scriptrun/")
     assert response.status_code == 200
     html = response.content.decode()
     for label in ("Data import", "Data processing", "Shopify", "Maintenance", "Workflows"):
@@ -32,8 +20,10 @@ def test_the_catalog_lists_scripts_by_category_with_launch_links(staff):
     assert "Recent runs" in html
 
 
-def test_the_launcher_form_is_rendered_from_the_parameters(staff):
-    response = staff().get("/admin/scripts_runner/scriptrun/launch/cleanup_duplicates/")
+def test_the_launcher_form_is_rendered_from_the_parameters(console_client_for):
+    response = console_client_for("operator").get(
+        "/admin/scripts_runner/scriptrun/launch/cleanup_duplicates/"
+    )
     assert response.status_code == 200
     html = response.content.decode()
     assert 'name="folder"' in html and 'class="required"' in html
@@ -43,9 +33,9 @@ def test_the_launcher_form_is_rendered_from_the_parameters(staff):
     assert '<option value="true" selected>Yes</option>' in html  # dry_run defaults to yes
 
 
-def test_launching_starts_the_job_and_opens_its_live_log(staff, data_dir):
+def test_launching_starts_the_job_and_opens_its_live_log(console_client_for, data_dir):
     (data_dir / "img").mkdir()
-    client = staff()
+    client = console_client_for("operator")
     response = client.post(
         "/admin/scripts_runner/scriptrun/launch/cleanup_duplicates/",
         {
@@ -70,8 +60,8 @@ def test_launching_starts_the_job_and_opens_its_live_log(staff, data_dir):
     assert "Live log" in page.content.decode()
 
 
-def test_invalid_values_come_back_on_the_form_with_every_problem(staff):
-    response = staff().post(
+def test_invalid_values_come_back_on_the_form_with_every_problem(console_client_for):
+    response = console_client_for("operator").post(
         "/admin/scripts_runner/scriptrun/launch/cleanup_duplicates/",
         {"folder": "../etc", "max_distance": "99", "keep": "random"},
     )
@@ -84,8 +74,8 @@ def test_invalid_values_come_back_on_the_form_with_every_problem(staff):
     assert not Job.objects.exists()
 
 
-def test_viewers_see_the_catalog_but_cannot_launch(staff):
-    viewer = staff("viewer")
+def test_viewers_see_the_catalog_but_cannot_launch(console_client_for):
+    viewer = console_client_for("viewer")
     page = viewer.get("/admin/scripts_runner/scriptrun/launch/emit_lines/")
     assert page.status_code == 200
     assert "may view scripts but not run them" in page.content.decode()
@@ -94,12 +84,17 @@ def test_viewers_see_the_catalog_but_cannot_launch(staff):
     assert not Job.objects.exists()
 
 
-def test_an_unknown_script_is_404(staff):
-    assert staff().get("/admin/scripts_runner/scriptrun/launch/nope/").status_code == 404
+def test_an_unknown_script_is_404(console_client_for):
+    assert (
+        console_client_for("operator")
+        .get("/admin/scripts_runner/scriptrun/launch/nope/")
+        .status_code
+        == 404
+    )
 
 
-def test_a_run_in_the_list_links_to_the_job_page(staff):
-    client = staff()
+def test_a_run_in_the_list_links_to_the_job_page(console_client_for):
+    client = console_client_for("operator")
     client.post("/admin/scripts_runner/scriptrun/launch/emit_lines/", {"lines": "2"})
     job = Job.objects.get()
     listing = client.get("/admin/scripts_runner/scriptrun/").content.decode()

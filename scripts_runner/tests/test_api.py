@@ -12,13 +12,8 @@ from product.models import Product
 from scripts_runner.services.registry import CATEGORIES, all_scripts
 from scripts_runner.services.runs import job_dir_for
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def operator(client_for, data_dir):
-    return client_for("operator")
-
+# Every test here has a data directory of its own (script inputs, run folders).
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("data_dir")]
 
 SEED_CATEGORIES = ["data_import", "data_processing", "shopify", "maintenance", "workflows"]
 

@@ -11,7 +11,7 @@ from import_manager.models import ImportRowError, ImportRun
 from product.models import Product
 from webhook.models import DeliveryStatus, EventType, Webhook, WebhookDelivery
 from webhook.services import delivery
-from webhook.tests.helpers import Receiver
+from webhook.testing.receiver import Receiver
 
 from .ftp_server import FTP_PASSWORD, FTP_USER, ftp_server
 from .helpers import log_lines, run_script

@@ -1,11 +1,9 @@
-"""Webhook test fixtures: the loopback receiver, captured Celery publishing for in-process
-tests, and settings for fast retries."""
+"""What only the webhook tests need: captured Celery publishing for in-process tests and
+settings for fast retries. (`receiver` and `make_webhook` are shared: webhook.testing.fixtures.)"""
 
 import os
 
 import pytest
-
-from .helpers import Receiver
 
 # Read by config/settings.py in the Celery worker the e2e tests start (conftest's
 # devtools.stack.child_env() copies os.environ): receivers live on loopback, retries must be quick.
@@ -46,21 +44,3 @@ def published(request, monkeypatch):
             lambda delivery_id, countdown: calls.append((delivery_id, countdown)),
         )
     return calls
-
-
-@pytest.fixture
-def receiver():
-    server = Receiver()
-    yield server
-    server.close()
-
-
-@pytest.fixture
-def make_webhook(db):
-    from webhook.models import EventType, Webhook
-
-    def make(url, **fields):
-        fields.setdefault("event_types", list(EventType.values))
-        return Webhook.objects.create(url=url, **fields)
-
-    return make

@@ -4,28 +4,23 @@ import pytest
 
 from webhook.models import DeliveryStatus, EventType, Webhook, WebhookDelivery
 from webhook.services.events import emit_event
+from webhook.testing.receiver import Reply
 
-from .helpers import Reply, committed, run_published
+from .helpers import committed, run_published
 
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def admin_client(client, make_user):
-    client.force_login(make_user("admin", is_staff=True, is_superuser=True))
-    return client
-
-
-def test_webhook_pages_never_show_the_secret(admin_client, make_webhook, receiver):
+def test_webhook_pages_never_show_the_secret(staff_client, make_webhook, receiver):
     webhook = make_webhook(receiver.url, name="ERP")
     for url in ("/admin/webhook/webhook/", f"/admin/webhook/webhook/{webhook.pk}/change/"):
-        response = admin_client.get(url)
+        response = staff_client.get(url)
         assert response.status_code == 200
         assert webhook.secret not in response.content.decode()
 
 
-def test_adding_a_webhook_shows_its_secret_once(admin_client, receiver):
-    response = admin_client.post(
+def test_adding_a_webhook_shows_its_secret_once(staff_client, receiver):
+    response = staff_client.post(
         "/admin/webhook/webhook/add/",
         {
             "name": "ERP",
@@ -40,14 +35,14 @@ def test_adding_a_webhook_shows_its_secret_once(admin_client, receiver):
     webhook = Webhook.objects.get()
     assert webhook.event_types == ["product.created", "import.completed"]
     # Shown on the page the add redirects to, as a one-time message, then never again.
-    assert webhook.secret in admin_client.get(response.url).content.decode()
-    page = admin_client.get(f"/admin/webhook/webhook/{webhook.pk}/change/")
+    assert webhook.secret in staff_client.get(response.url).content.decode()
+    page = staff_client.get(f"/admin/webhook/webhook/{webhook.pk}/change/")
     assert webhook.secret not in page.content.decode()
 
 
-def test_admin_refuses_private_urls_and_reserved_headers(admin_client, settings):
+def test_admin_refuses_private_urls_and_reserved_headers(staff_client, settings):
     settings.WEBHOOK_ALLOWED_PRIVATE_NETWORKS = []
-    response = admin_client.post(
+    response = staff_client.post(
         "/admin/webhook/webhook/add/",
         {
             "url": "http://169.254.169.254/latest/",
@@ -63,16 +58,16 @@ def test_admin_refuses_private_urls_and_reserved_headers(admin_client, settings)
     assert not Webhook.objects.exists()
 
 
-def test_delivery_admin_is_read_only_with_filters(admin_client, make_webhook, published):
+def test_delivery_admin_is_read_only_with_filters(staff_client, make_webhook, published):
     make_webhook("http://127.0.0.1:9/")
     committed(emit_event, EventType.PRODUCT_CREATED, {"sku": "A"})
     delivery = WebhookDelivery.objects.get()
 
-    listing = admin_client.get("/admin/webhook/webhookdelivery/?status__exact=pending")
+    listing = staff_client.get("/admin/webhook/webhookdelivery/?status__exact=pending")
     assert listing.status_code == 200
     assert "By event type" in listing.content.decode()
-    assert admin_client.get("/admin/webhook/webhookdelivery/add/").status_code == 403
-    detail = admin_client.post(
+    assert staff_client.get("/admin/webhook/webhookdelivery/add/").status_code == 403
+    detail = staff_client.post(
         f"/admin/webhook/webhookdelivery/{delivery.pk}/change/", {"status": "succeeded"}
     )
     assert detail.status_code == 403
@@ -81,7 +76,7 @@ def test_delivery_admin_is_read_only_with_filters(admin_client, make_webhook, pu
 
 
 def test_admin_action_resends_failed_deliveries(
-    admin_client, make_webhook, receiver, published, django_capture_on_commit_callbacks
+    staff_client, make_webhook, receiver, published, django_capture_on_commit_callbacks
 ):
     webhook = make_webhook(receiver.url)
     receiver.script(Reply(404))
@@ -90,7 +85,7 @@ def test_admin_action_resends_failed_deliveries(
     failed = webhook.deliveries.get()
 
     with django_capture_on_commit_callbacks(execute=True):
-        response = admin_client.post(
+        response = staff_client.post(
             "/admin/webhook/webhookdelivery/",
             {"action": "resend_failed", "_selected_action": [failed.pk]},
         )

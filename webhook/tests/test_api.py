@@ -7,17 +7,13 @@ import pytest
 
 from webhook.models import DeliveryStatus, EventType, Webhook, WebhookDelivery
 from webhook.services.events import emit_event
+from webhook.testing.receiver import Reply
 
-from .helpers import Reply, committed, run_published
+from .helpers import committed, run_published
 
 pytestmark = pytest.mark.django_db
 
 URL = "/api/webhooks/"
-
-
-@pytest.fixture
-def operator(client_for):
-    return client_for("operator")
 
 
 def body(receiver_url, **fields):

@@ -23,8 +23,9 @@ from webhook.services.delivery import (
     retry_delay,
 )
 from webhook.services.events import emit_event
+from webhook.testing.receiver import Reply
 
-from .helpers import Reply, committed, run_published
+from .helpers import committed, run_published
 
 pytestmark = pytest.mark.django_db
 

@@ -9,10 +9,9 @@ import time
 
 import pytest
 
-from core.tests.helpers import wait_until
+from core.testing.helpers import wait_until
 from webhook.models import DeliveryStatus, WebhookDelivery
-
-from .helpers import Reply
+from webhook.testing.receiver import Reply
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
