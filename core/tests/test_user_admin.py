@@ -9,6 +9,7 @@ from django.db import connection, transaction
 from core.exceptions import LastActiveAdmin
 from core.models import Role, User
 from core.services.accounts import change_user_access
+from core.testing.role_matrix import LIST, PARTIAL_UPDATE, RETRIEVE, UPDATE, RoleMatrix
 
 pytestmark = pytest.mark.django_db
 
@@ -19,6 +20,21 @@ def url(user):
 
 def fresh(user):
     return User.objects.get(pk=user.pk)
+
+
+class TestUserAdminRoles(RoleMatrix):
+    """Only admins list users and change their access; nobody creates or deletes them here."""
+
+    list_url = "/api/auth/users/"
+    watched_models = (User, User.groups.through)  # a role is a group membership
+    operations = (LIST, RETRIEVE, UPDATE, PARTIAL_UPDATE)
+    read_role = write_role = Role.ADMIN
+    update_data = {"role": "operator", "is_active": True, "is_staff": True}
+    partial_update_data = {"role": "operator"}
+
+    @pytest.fixture
+    def instance(self, make_user):
+        return make_user("viewer")
 
 
 def test_put_with_an_empty_body_is_a_400_and_changes_nothing(client_for, make_user):

@@ -4,6 +4,8 @@ from decimal import Decimal
 
 import pytest
 
+from core.models import Role
+from core.testing.role_matrix import RoleMatrix, action
 from product.models import Product
 
 pytestmark = pytest.mark.django_db
@@ -163,14 +165,19 @@ def test_a_json_body_that_is_not_an_object_is_a_400(operator):
     assert response.json()["error"]["code"] == "validation_error"
 
 
-def test_viewers_read_but_do_not_write(viewer, make_product):
-    product = make_product()
-    assert viewer.get(URL).status_code == 200
-    assert viewer.get(detail(product)).status_code == 200
-    assert viewer.post(URL, valid()).status_code == 403
-    assert viewer.patch(detail(product), {"name": "x"}).status_code == 403
-    assert viewer.delete(detail(product)).status_code == 403
+class TestProductRoles(RoleMatrix):
+    """Viewers read the catalog, operators change it, only admins delete all of it."""
 
+    list_url = URL
+    model = Product
+    create_data = valid()
+    update_data = valid(name="Renamed", price="20.00")
+    partial_update_data = {"name": "Renamed"}
+    actions = (
+        action("bulk-delete", "delete", role=Role.ADMIN, data={"confirm": True}),
+        action("bulk-price-update", data={"mode": "set", "value": "1.00", "all": True}),
+    )
 
-def test_anonymous_requests_are_refused(api_client):
-    assert api_client.get(URL).status_code in (401, 403)
+    @pytest.fixture
+    def instance(self, make_product):
+        return make_product()
