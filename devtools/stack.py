@@ -1,7 +1,7 @@
 """Starting the platform's own processes (Celery worker, uvicorn) for tests and benchmarks.
 
-The end-to-end tests (conftest.py) and the benchmarks under bench/ use the same code, so a
-benchmark measures exactly the stack the tests prove.
+The end-to-end tests (core/testing/fixtures.py) and the benchmarks under bench/ use the same
+code, so a benchmark measures exactly the stack the tests prove.
 """
 
 from __future__ import annotations
