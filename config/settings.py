@@ -28,6 +28,8 @@ if not DEBUG and SECRET_KEY == INSECURE_SECRET_KEY:
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 CORS_ALLOWED_ORIGINS = env.list("CORS_ALLOWED_ORIGINS", default=[])
+# Whether those origins may send cookies (django-cors-headers and the Socket.IO endpoint).
+CORS_ALLOW_CREDENTIALS = env.bool("CORS_ALLOW_CREDENTIALS", default=False)
 
 # Platform directories. Data files (uploads, script inputs/outputs) live under DATA_DIR;
 # scripts may only touch files inside it.

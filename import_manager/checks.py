@@ -9,5 +9,5 @@ from core.services.ssrf import allow_list_errors
 
 @register()
 def check_allowed_private_networks(app_configs, **kwargs):
-    values = getattr(settings, "IMPORT_URL_ALLOWED_PRIVATE_NETWORKS", ())
+    values = settings.IMPORT_URL_ALLOWED_PRIVATE_NETWORKS
     return allow_list_errors("IMPORT_URL_ALLOWED_PRIVATE_NETWORKS", values, "import_manager.E001")

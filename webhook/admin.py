@@ -2,11 +2,11 @@
 confirmation message right after a webhook is added."""
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 
 from core.exceptions import PlatformError
 from core.services.ssrf import UnsafeURLError, assert_public_url
-from webhook import conf
 from webhook.models import DeliveryStatus, EventType, Webhook, WebhookDelivery
 from webhook.services.delivery import resend_delivery
 
@@ -24,7 +24,7 @@ class WebhookAdminForm(forms.ModelForm):
     def clean_url(self):
         url = self.cleaned_data["url"]
         try:
-            assert_public_url(url, allowed_networks=conf.get("WEBHOOK_ALLOWED_PRIVATE_NETWORKS"))
+            assert_public_url(url, allowed_networks=settings.WEBHOOK_ALLOWED_PRIVATE_NETWORKS)
         except UnsafeURLError as exc:
             raise forms.ValidationError(exc.message) from None
         return url

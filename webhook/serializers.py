@@ -1,11 +1,11 @@
 """API serializers of the webhook app. The signing secret appears in exactly one of them:
 `WebhookCreatedSerializer`, used for the create (and rotate-secret) response only."""
 
+from django.conf import settings
 from rest_framework import serializers
 
 from core.api.serializers import StrictModelSerializer, StrictSerializer
 from core.services.ssrf import UnsafeURLError, assert_public_url
-from webhook import conf
 from webhook.models import TEST_EVENT_TYPE, EventType, Webhook, WebhookDelivery
 
 
@@ -35,7 +35,7 @@ class WebhookSerializer(StrictModelSerializer):
     def validate_url(self, value):
         # Resolved and checked now for a clear 400; the sender checks again at send time.
         try:
-            assert_public_url(value, allowed_networks=conf.get("WEBHOOK_ALLOWED_PRIVATE_NETWORKS"))
+            assert_public_url(value, allowed_networks=settings.WEBHOOK_ALLOWED_PRIVATE_NETWORKS)
         except UnsafeURLError as exc:
             raise serializers.ValidationError(exc.message) from None
         return value

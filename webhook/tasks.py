@@ -2,8 +2,8 @@
 
 from celery import shared_task
 
-from webhook.conf import WEBHOOK_QUEUE
 from webhook.services import delivery
+from webhook.services.delivery import WEBHOOK_QUEUE
 
 
 @shared_task(name=delivery.DELIVER_TASK, ignore_result=True, queue=WEBHOOK_QUEUE)

@@ -16,7 +16,7 @@ def allowed_origin_patterns() -> list[str]:
     allowed_hosts = list(settings.ALLOWED_HOSTS)
     if settings.DEBUG and not allowed_hosts:
         allowed_hosts = ["localhost", "127.0.0.1", "[::1]"]
-    return allowed_hosts + list(getattr(settings, "CORS_ALLOWED_ORIGINS", []))
+    return allowed_hosts + list(settings.CORS_ALLOWED_ORIGINS)
 
 
 class BrowserOriginValidator(OriginValidator):

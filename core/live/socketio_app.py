@@ -200,7 +200,7 @@ def redis_manager(*, write_only: bool = False) -> socketio.AsyncRedisManager:
 
     prefix = settings.CHANNEL_LAYERS["default"]["CONFIG"].get("prefix", "asgi")
     options = {}
-    if getattr(settings, "REDIS_USES_TLS", False):
+    if settings.REDIS_USES_TLS:
         options["ssl_cert_reqs"] = settings.REDIS_SSL_CERT_REQS
     return socketio.AsyncRedisManager(
         settings.REDIS_URL,
@@ -219,7 +219,7 @@ def build_socketio_server() -> socketio.AsyncServer:
         # Browser origins: the WebSocket endpoint's rule (None means the client sent none);
         # cookies across origins only where the API allows them too.
         cors_allowed_origins=_allowed_origin,
-        cors_credentials=getattr(settings, "CORS_ALLOW_CREDENTIALS", False),
+        cors_credentials=settings.CORS_ALLOW_CREDENTIALS,
         # One client's events are handled in order, as on the WebSocket; handlers are short
         # (replays run in the followers' own tasks).
         async_handlers=False,

@@ -1,5 +1,6 @@
 """Configuration comes from the environment; production refuses unsafe defaults."""
 
+import ast
 import json
 import os
 import subprocess
@@ -70,3 +71,83 @@ def test_missing_database_url_is_a_clear_error():
     )
     assert result.returncode != 0
     assert "DATABASE_URL is not set" in result.stderr
+
+
+# --- how the apps read settings (docs/CONTRIBUTING.md, "Settings") ----------------------------
+# Every setting is declared once, in config/settings.py, with its environment variable and
+# default; code reads `django.conf.settings.NAME` when it runs, so a test can override it.
+
+
+def app_modules():
+    """(path, syntax tree) of every module of the domain apps, tests and migrations aside."""
+    from django.conf import settings
+
+    for app in settings.DOMAIN_APPS:
+        for path in sorted((ROOT / app).rglob("*.py")):
+            if {"tests", "testing", "migrations"} & set(path.relative_to(ROOT).parts):
+                continue
+            yield path.relative_to(ROOT), ast.parse(path.read_text(), filename=str(path))
+
+
+def setting_reads(tree):
+    """(node, NAME) of every `settings.NAME` in the tree."""
+    for node in ast.walk(tree):
+        if (
+            isinstance(node, ast.Attribute)
+            and isinstance(node.value, ast.Name)
+            and node.value.id == "settings"
+            and node.attr.isupper()
+        ):
+            yield node, node.attr
+
+
+def test_every_setting_the_apps_read_is_declared_in_config_settings():
+    from django.conf import global_settings
+
+    import config.settings as production
+
+    declared = set(dir(production)) | set(dir(global_settings))
+    undeclared = {
+        f"{path}:{node.lineno} {name}"
+        for path, tree in app_modules()
+        for node, name in setting_reads(tree)
+        if name not in declared
+    }
+    assert not undeclared, "declare these in config/settings.py (with their env variable)"
+
+
+def test_apps_read_settings_without_defaults_of_their_own():
+    second_defaults = [
+        f"{path}:{node.lineno}"
+        for path, tree in app_modules()
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Name)
+        and node.func.id == "getattr"
+        and node.args
+        and isinstance(node.args[0], ast.Name)
+        and node.args[0].id == "settings"
+    ]
+    assert not second_defaults, "read settings.NAME: the default belongs in config/settings.py"
+
+
+def test_apps_read_settings_when_they_run_not_at_import():
+    def import_time_reads(tree):
+        """settings.NAME outside any function: read once at import, deaf to overrides."""
+        inside_functions = {
+            id(node)
+            for function in ast.walk(tree)
+            if isinstance(function, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda)
+            for node in ast.walk(function)
+        }
+        for node, name in setting_reads(tree):
+            # A model's foreign key to the user model names it at import, as Django requires.
+            if id(node) not in inside_functions and name != "AUTH_USER_MODEL":
+                yield node, name
+
+    early = [
+        f"{path}:{node.lineno} {name}"
+        for path, tree in app_modules()
+        for node, name in import_time_reads(tree)
+    ]
+    assert not early, "read settings inside the function that uses them"

@@ -64,7 +64,7 @@ def filename_for_url(url: str) -> str:
 
 def allowed_private_networks() -> tuple[str, ...]:
     """The non-public networks feeds may come from (settings are read on every call)."""
-    configured = tuple(getattr(settings, "IMPORT_URL_ALLOWED_PRIVATE_NETWORKS", ()))
+    configured = tuple(settings.IMPORT_URL_ALLOWED_PRIVATE_NETWORKS)
     # The switch opens loopback only (a local test server), never e.g. 169.254.169.254.
     return configured + LOOPBACK_NETWORKS if settings.IMPORT_URL_ALLOW_PRIVATE else configured
 

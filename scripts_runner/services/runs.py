@@ -41,7 +41,7 @@ def data_dir() -> Path:
 
 def work_root() -> Path:
     """Folder of the per-run folders (working directory and HOME of each child)."""
-    configured = getattr(settings, "SCRIPTS_WORK_DIR", "")
+    configured = settings.SCRIPTS_WORK_DIR
     return Path(configured) if configured else data_dir() / "script_runs"
 
 
@@ -220,7 +220,7 @@ class _Runner:
             job_id=str(ctx.job.id),
             label=label,
             max_seconds=self._seconds_left(),
-            env_allowlist=getattr(settings, "SCRIPTS_ENV_ALLOWLIST", ()),
+            env_allowlist=settings.SCRIPTS_ENV_ALLOWLIST,
         )
         limits = script.limits
         ctx.log(

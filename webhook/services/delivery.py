@@ -25,12 +25,12 @@ from email.utils import parsedate_to_datetime
 import httpx
 import simplejson
 from celery import current_app
+from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
 from django.utils import timezone
 
 from core.services import ssrf
-from webhook import conf
 from webhook.exceptions import DeliveryStateConflict
 from webhook.models import DeliveryStatus, Webhook, WebhookDelivery
 from webhook.models.webhook import MAX_TIMEOUT
@@ -100,11 +100,13 @@ def new_message_id() -> str:
 #: The Celery task that makes one attempt (webhook/tasks.py), sent by name: services never
 #: import task modules.
 DELIVER_TASK = "webhook.tasks.deliver_webhook"
+#: The Celery queue that carries every outbound HTTP call of this app (both its tasks).
+WEBHOOK_QUEUE = "webhooks"
 
 
 def _publish(delivery_id: int, countdown: float) -> None:
     current_app.send_task(
-        DELIVER_TASK, args=[delivery_id], queue=conf.WEBHOOK_QUEUE, countdown=max(countdown, 0)
+        DELIVER_TASK, args=[delivery_id], queue=WEBHOOK_QUEUE, countdown=max(countdown, 0)
     )
 
 
@@ -119,7 +121,7 @@ def create_deliveries(event_type: str, body: str) -> list[WebhookDelivery]:
     """Create the first attempt of `body` for every enabled webhook subscribed to
     `event_type`, and schedule them. Call it after the event's transaction committed."""
     now = timezone.now()
-    max_attempts = conf.get("WEBHOOK_MAX_ATTEMPTS")
+    max_attempts = settings.WEBHOOK_MAX_ATTEMPTS
     with transaction.atomic():
         webhooks = Webhook.objects.filter(is_enabled=True, event_types__contains=[event_type])
         deliveries = WebhookDelivery.objects.bulk_create(
@@ -145,9 +147,9 @@ def create_deliveries(event_type: str, body: str) -> list[WebhookDelivery]:
 def retry_delay(failed_attempt: int, retry_after: float | None = None) -> float:
     """Seconds to wait after attempt `failed_attempt` failed: exponential backoff with a
     little jitter, at least the receiver's Retry-After, at most WEBHOOK_RETRY_MAX_DELAY."""
-    base = float(conf.get("WEBHOOK_RETRY_BASE_DELAY"))
-    factor = float(conf.get("WEBHOOK_RETRY_BACKOFF_FACTOR"))
-    cap = float(conf.get("WEBHOOK_RETRY_MAX_DELAY"))
+    base = float(settings.WEBHOOK_RETRY_BASE_DELAY)
+    factor = float(settings.WEBHOOK_RETRY_BACKOFF_FACTOR)
+    cap = float(settings.WEBHOOK_RETRY_MAX_DELAY)
     delay = base * factor ** (failed_attempt - 1)
     # Jitter spreads retries so a receiver that comes back is not hit by all of them at once.
     delay *= 1 + random.random() * 0.1  # noqa: S311 - not cryptographic
@@ -224,7 +226,7 @@ def _send(webhook: Webhook, delivery: WebhookDelivery) -> Outcome:
     try:
         # Checked again at send time: DNS may point somewhere else than when it was saved.
         target = ssrf.assert_public_url(
-            webhook.url, allowed_networks=conf.get("WEBHOOK_ALLOWED_PRIVATE_NETWORKS")
+            webhook.url, allowed_networks=settings.WEBHOOK_ALLOWED_PRIVATE_NETWORKS
         )
     except ssrf.HostResolutionError as exc:
         return Outcome(retryable=True, error=exc.message)
@@ -273,7 +275,7 @@ def _send(webhook: Webhook, delivery: WebhookDelivery) -> Outcome:
 
 def _post(client, target, headers, body, *, deadline) -> tuple[int, httpx.Headers, str]:
     """POST to the first checked address that accepts a connection; read a bounded excerpt."""
-    limit = int(conf.get("WEBHOOK_RESPONSE_EXCERPT_BYTES"))
+    limit = int(settings.WEBHOOK_RESPONSE_EXCERPT_BYTES)
     last_error: httpx.ConnectError | None = None
     for address in target.addresses:
         request = ssrf.pinned_request(target, address)
@@ -400,7 +402,7 @@ def resend_delivery(delivery_id: int) -> WebhookDelivery:
             message_id=failed.message_id,
             event_type=failed.event_type,
             attempt=failed.attempt + 1,
-            max_attempts=failed.attempt + conf.get("WEBHOOK_MAX_ATTEMPTS"),
+            max_attempts=failed.attempt + settings.WEBHOOK_MAX_ATTEMPTS,
             resend_of=failed,
             request_url=failed.webhook.url,
             request_body=failed.request_body,
@@ -436,7 +438,7 @@ def maintain_deliveries() -> dict:
     """Periodic upkeep (beat): re-enqueue overdue pending attempts whose message was lost,
     close attempts interrupted by a dead worker (retrying them), delete old rows."""
     now = timezone.now()
-    grace = timedelta(seconds=conf.get("WEBHOOK_REQUEUE_AFTER_SECONDS"))
+    grace = timedelta(seconds=settings.WEBHOOK_REQUEUE_AFTER_SECONDS)
 
     overdue = list(
         WebhookDelivery.objects.filter(
@@ -465,7 +467,7 @@ def maintain_deliveries() -> dict:
             )
             interrupted += 1
 
-    cutoff = now - timedelta(days=conf.get("WEBHOOK_DELIVERY_RETENTION_DAYS"))
+    cutoff = now - timedelta(days=settings.WEBHOOK_DELIVERY_RETENTION_DAYS)
     deleted, _ = (
         WebhookDelivery.objects.filter(created_at__lt=cutoff)
         .exclude(status__in=[DeliveryStatus.PENDING, DeliveryStatus.SENDING])
