@@ -9,9 +9,8 @@ import pytest
 from core.models import JobStatus
 from import_manager.models import ImportRowError, ImportRun
 from product.models import Product
-from webhook.models import DeliveryStatus, EventType, Webhook, WebhookDelivery
+from webhook.models import DeliveryStatus, EventType, WebhookDelivery
 from webhook.services import delivery
-from webhook.testing.receiver import Receiver
 
 from .ftp_server import FTP_PASSWORD, FTP_USER, ftp_server
 from .helpers import log_lines, run_script
@@ -149,7 +148,7 @@ def test_upload_needs_a_shop_and_a_token_at_launch(data_dir, monkeypatch):
 
 
 @pytest.fixture
-def webhook_receiver(settings, monkeypatch):
+def webhook_receiver(settings, monkeypatch, receiver, make_webhook):
     """A webhook for `import.completed` pointing at a real HTTP server on 127.0.0.1; the
     delivery attempts are published to a list, not the broker, and made in-process (a session
     worker started by an e2e test would otherwise race this test for them)."""
@@ -158,13 +157,9 @@ def webhook_receiver(settings, monkeypatch):
     monkeypatch.setattr(
         delivery, "_publish", lambda delivery_id, countdown: published.append(delivery_id)
     )
-    server = Receiver()
-    server.webhook = Webhook.objects.create(
-        url=server.url, event_types=[EventType.IMPORT_COMPLETED]
-    )
-    server.published = published
-    yield server
-    server.close()
+    receiver.webhook = make_webhook(receiver.url, event_types=[EventType.IMPORT_COMPLETED])
+    receiver.published = published
+    return receiver
 
 
 def test_the_catalog_step_records_its_import_and_sends_import_completed(
