@@ -14,6 +14,7 @@ from django.db import connection
 from bench.generate_catalog import generate
 from core.models import Job, JobStatus
 from core.tests.helpers import wait_until
+from devtools.stack import child_env, start_worker
 from import_manager.services.runs import start_file_import
 from product.jobs import RESTORE_INDEXES
 from product.models import SuspendedIndex
@@ -89,3 +90,51 @@ def test_an_import_killed_while_writing_with_indexes_suspended_converges(
     assert invalid_indexes() == []
     assert finished.result["processed_rows"] == ROWS
     assert finished.result["error_count"] == 0
+
+
+def test_sigterm_to_the_worker_requeues_the_import_at_a_batch_boundary_and_it_completes(
+    celery_worker_process, make_user, folder, tmp_path
+):
+    """As a deploy does (Heroku: SIGTERM to every process of the dyno, SIGKILL 30 s later)."""
+    queue = f"imports-{os.getpid()}"
+    workers = [
+        start_worker(child_env(), tmp_path / f"worker{n}.log", queues=queue) for n in range(2)
+    ]
+    try:
+        indexes_before = product_indexes()
+        path = folder / "catalog.csv"
+        expected = generate(path, ROWS, seed=7)
+        job = start_file_import(
+            path,
+            filename="catalog.csv",
+            file_format="csv",
+            owner=make_user("operator"),
+            queue=queue,
+        )
+        assert wait_until(
+            lambda: Job.objects.filter(pk=job.pk, phase="writing").exists(),
+            timeout=120,
+            interval=0.02,
+        )
+        worker = Job.objects.get(pk=job.pk).worker
+        (victim,) = [w for w in workers if worker.startswith(f"{w.node} ")]
+        terminated_at = time.monotonic()
+        os.killpg(victim.pid, signal.SIGTERM)
+
+        assert wait_until(lambda: Job.objects.get(pk=job.pk).interruptions, timeout=30)
+        assert time.monotonic() - terminated_at < 10
+        interruption = Job.objects.get(pk=job.pk).interruptions[0]
+        assert interruption["stopped_cleanly"] is True, interruption
+        victim.proc.wait(30)  # out before a platform's kill timeout
+        assert wait_until(
+            lambda: Job.objects.get(pk=job.pk).status == JobStatus.COMPLETED, timeout=180
+        ), Job.objects.get(pk=job.pk).error
+        assert wait_until(restores_done, timeout=180)
+        assert catalog_state() == {
+            key: (sku, name, Decimal(price)) for key, (sku, name, price) in expected.items()
+        }
+        assert product_indexes() == indexes_before
+        assert invalid_indexes() == []
+    finally:
+        for worker in workers:
+            worker.stop()
