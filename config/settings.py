@@ -65,6 +65,7 @@ DOMAIN_APPS = [
     "import_manager",
     "webhook",
     "scripts_runner",
+    "codes",
 ]
 INSTALLED_APPS = DJANGO_APPS + THIRD_PARTY_APPS + DOMAIN_APPS
 

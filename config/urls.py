@@ -19,6 +19,7 @@ api_urlpatterns = [
     path("", include("import_manager.urls")),
     path("", include("webhook.urls")),
     path("", include("scripts_runner.urls")),
+    path("", include("codes.urls")),
 ]
 
 urlpatterns = [

@@ -33,7 +33,7 @@ from django.utils.module_loading import import_string
 from core.exceptions import UnknownJobKind
 
 if TYPE_CHECKING:
-    from .jobs import JobContext
+    from .job_context import JobContext
 
 # `app.action`: lower-case words, one dot (catalog.import, scripts.run, product.delete_all).
 KIND_NAME_RE = re.compile(r"^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*$")

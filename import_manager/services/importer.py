@@ -173,6 +173,9 @@ def import_catalog_file(path, ctx, options: ImportOptions | None = None) -> dict
         _drop_orphan_stages()
         with connection.cursor() as cursor:
             stage = StagingTable(cursor, stage_name, columns.columns)
+            # A re-run after a lost worker finds its first attempt's table (named after the
+            # job): start from an empty one, never on top of those rows.
+            stage.drop()
             stage.create()
             # The whole-file statements (validation, the window over SKUs) sort and hash
             # 500k rows: with the default 4 MB they would spill to disk.

@@ -40,9 +40,16 @@ def relative_data_path(path: Path) -> str:
 
 
 def start_file_import(
-    path: Path, *, filename: str, file_format: str, owner=None, dry_run: bool = False
+    path: Path,
+    *,
+    filename: str,
+    file_format: str,
+    owner=None,
+    dry_run: bool = False,
+    queue: str | None = None,
 ) -> Job:
-    """Start a `catalog.import` job for a file already stored under DATA_DIR."""
+    """Start a `catalog.import` job for a file already stored under DATA_DIR (on `queue`
+    instead of `imports` when given: a worker set aside for large files, say)."""
     relative = relative_data_path(path)
     params = {
         "source": ImportSource.UPLOAD,
@@ -52,7 +59,9 @@ def start_file_import(
         "dry_run": dry_run,
     }
     with transaction.atomic():
-        job = start_job(CATALOG_IMPORT, params=params, owner=owner, title=f"Import {filename}")
+        job = start_job(
+            CATALOG_IMPORT, params=params, owner=owner, title=f"Import {filename}", queue=queue
+        )
         ImportRun.objects.create(
             job=job,
             filename=filename,

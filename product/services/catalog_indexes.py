@@ -52,6 +52,8 @@ logger = logging.getLogger(__name__)
 DEFERRED_INDEXES = frozenset({"product_description_trgm", "product_sku_trgm"})
 #: pg_advisory_lock key: "changing the product table's indexes" (an arbitrary constant).
 INDEX_LOCK_KEY = 7_301_947_112
+#: How long a load adopting indexes left suspended waits for that lock.
+INDEX_LOCK_WAIT_SECONDS = 20
 _TABLE = Product._meta.db_table
 
 
@@ -87,12 +89,14 @@ def bulk_load(
     if not (wanted or leftover):
         yield False
         return
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_try_advisory_lock(%s)", [INDEX_LOCK_KEY])
-        if not cursor.fetchone()[0]:
-            log("Another bulk load or index restore is running: indexes are maintained as usual.")
+    if not _take_index_lock(wait=leftover):
+        log("Another bulk load or index restore is running: indexes are maintained as usual.")
+        try:
             yield False
-            return
+        finally:
+            if leftover:
+                start_restore_job_if_needed()
+        return
     try:
         names = suspend_secondary_indexes() if wanted else []
         if names:
@@ -113,6 +117,24 @@ def bulk_load(
             with connection.cursor() as cursor:
                 cursor.execute("SELECT pg_advisory_unlock(%s)", [INDEX_LOCK_KEY])
             start_restore_job_if_needed()
+
+
+def _take_index_lock(*, wait: bool) -> bool:
+    """The lock on changing the product table's indexes. With `wait`, for a while: the
+    re-run of a load whose worker died starts while the dead load's database session may
+    still be ending (it holds the lock until then)."""
+    with connection.cursor() as cursor:
+        if not wait:
+            cursor.execute("SELECT pg_try_advisory_lock(%s)", [INDEX_LOCK_KEY])
+            return cursor.fetchone()[0]
+        with transaction.atomic():
+            cursor.execute("SET LOCAL lock_timeout = %s", [f"{INDEX_LOCK_WAIT_SECONDS}s"])
+            try:
+                with transaction.atomic():
+                    cursor.execute("SELECT pg_advisory_lock(%s)", [INDEX_LOCK_KEY])
+            except OperationalError:
+                return False
+    return True
 
 
 def suspend_secondary_indexes() -> list[str]:

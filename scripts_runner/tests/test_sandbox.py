@@ -140,3 +140,26 @@ def test_deleting_a_run_deletes_its_folder():
     job.delete()
     assert not folder.exists()
     assert job_dir_for(other.pk).exists()
+
+
+def test_a_script_not_safe_to_repeat_runs_as_an_unsafe_section(monkeypatch):
+    """A lost worker then fails the job for an operator to check instead of re-running it."""
+    from core.models import Job
+    from core.tests.helpers import run_in_thread, wait_until
+    from scripts_runner.scripts.emit_lines import EmitLines
+    from scripts_runner.services.runs import create_script_job
+
+    monkeypatch.setattr(EmitLines, "rerun_safe", False)
+    job = create_script_job("emit_lines", {"lines": 60, "interval_ms": 20}, owner=None)
+    thread = run_in_thread(execute_job, job.pk)
+    assert wait_until(lambda: Job.objects.get(pk=job.pk).unsafe_section == "running emit_lines")
+    thread.join(30)
+    job.refresh_from_db()
+    assert job.status == JobStatus.COMPLETED and job.unsafe_section == ""
+
+
+def test_every_registered_script_says_whether_it_is_safe_to_repeat():
+    from scripts_runner.services.registry import all_scripts
+
+    shipped = [s for s in all_scripts() if s.__module__.startswith("scripts_runner.scripts.")]
+    assert {script.name for script in shipped if not script.rerun_safe} == {"shopify_upload"}

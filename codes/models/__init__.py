@@ -1,0 +1,1 @@
+"""Models of the codes app (one module per model)."""

@@ -1,0 +1,3 @@
+"""API routes of the codes app (included under /api/ and /api/v1/ by config/urls.py)."""
+
+urlpatterns: list = []
