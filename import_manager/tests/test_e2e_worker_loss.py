@@ -13,12 +13,12 @@ from django.db import connection
 
 from bench.generate_catalog import generate
 from core.models import Job, JobStatus
-from core.tests.helpers import wait_until
+from core.testing.helpers import wait_until
 from devtools.stack import child_env, start_worker
 from import_manager.services.runs import start_file_import
 from product.jobs import RESTORE_INDEXES
 from product.models import SuspendedIndex
-from product.tests.index_helpers import invalid_indexes, product_indexes
+from product.testing.indexes import invalid_indexes, product_indexes
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 

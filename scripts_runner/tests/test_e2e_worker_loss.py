@@ -10,7 +10,7 @@ import pytest
 
 from core.models import Job, JobStatus
 from core.services.sandbox import JOB_ID_VAR
-from core.tests.helpers import wait_until
+from core.testing.helpers import wait_until
 from scripts_runner.services.runs import start_script_run
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]

@@ -145,7 +145,7 @@ def test_deleting_a_run_deletes_its_folder():
 def test_a_script_not_safe_to_repeat_runs_as_an_unsafe_section(monkeypatch):
     """A lost worker then fails the job for an operator to check instead of re-running it."""
     from core.models import Job
-    from core.tests.helpers import run_in_thread, wait_until
+    from core.testing.helpers import run_in_thread, wait_until
     from scripts_runner.scripts.emit_lines import EmitLines
     from scripts_runner.services.runs import create_script_job
 
