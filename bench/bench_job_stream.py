@@ -20,7 +20,7 @@ from pathlib import Path
 
 import httpx
 import websockets
-from support import bench_operator, setup_django, summary_ms
+from support import bench_operator, machine_speed, setup_django, summary_ms
 
 PASSWORD = "Bench-pass-phrase-1!"
 
@@ -42,6 +42,26 @@ async def stream_job(ws_url, token, job_id, expected_lines):
     return received
 
 
+def storage_floor(lines: int) -> float:
+    """Seconds to store `lines` lines with one bare COPY into the log table: the floor under
+    the stream's own batched COPY (the anchor of the burst figure)."""
+    from django.db import connection, transaction
+
+    from core.models import Job
+
+    job = Job.objects.create(kind="diagnostics.echo")
+    block = "".join(
+        f"{job.pk}\t{n}\tline {n} t=0\t2026-01-01T00:00:00+00:00\n" for n in range(1, lines + 1)
+    )
+    started = time.monotonic()
+    statement = "COPY core_joblogline (job_id, seq, line, created_at) FROM STDIN"
+    with transaction.atomic(), connection.cursor() as cursor, cursor.copy(statement) as copy:
+        copy.write(block.encode())
+    seconds = time.monotonic() - started
+    job.delete()
+    return seconds
+
+
 def start_echo(base_url, headers, **params):
     response = httpx.post(
         f"{base_url}/api/jobs/diagnostics", json=params, headers=headers, timeout=30
@@ -59,6 +79,8 @@ def main() -> None:
 
     setup_django("bench_job_stream")
     from devtools.stack import access_token, child_env, start_asgi, start_worker
+
+    print(machine_speed(), flush=True)
 
     user = bench_operator("bench@example.com", PASSWORD)
 
@@ -93,9 +115,16 @@ def main() -> None:
             f"burst: {args.burst_lines} lines received in order in {elapsed:.2f} s "
             f"= {args.burst_lines / elapsed:,.0f} lines/s (none lost or reordered)"
         )
+        floor = storage_floor(args.burst_lines)
+        print(
+            f"anchor: one bare COPY of {args.burst_lines} lines into the log table "
+            f"{floor:.2f} s = {args.burst_lines / floor:,.0f} lines/s "
+            f"(the stream reaches the subscriber at {floor / elapsed:.2f}x that rate)"
+        )
     finally:
         server.stop()
         worker.stop()
+    print(machine_speed(), flush=True)
 
 
 if __name__ == "__main__":
