@@ -258,6 +258,13 @@ CELERY_BEAT_SCHEDULE["webhook.maintain_deliveries"] = {
     "options": {"queue": "webhooks"},
 }
 
+# --- Inbound webhooks (webhook.services.inbox) ----------------------------------------------
+# The shared token Make.com sends in `x-make-token` (POST /api/integrations/make/webhook).
+# Unset: the receiver answers 503 (it cannot authenticate anyone).
+MAKE_TOKEN = env("MAKE_TOKEN", default="")
+# Bodies over this size are refused with 413 before they are parsed.
+INBOUND_WEBHOOK_MAX_BODY_BYTES = env.int("INBOUND_WEBHOOK_MAX_BODY_BYTES", default=256 * 1024)
+
 # --- Script runner --------------------------------------------------------------------------
 # Per-run folders (working directory and HOME of each sandboxed script); empty means
 # DATA_DIR/script_runs, so run outputs are data files like any other.

@@ -17,6 +17,9 @@ _DEFAULTS = {
     "WEBHOOK_RESPONSE_EXCERPT_BYTES": 2048,
     "WEBHOOK_DELIVERY_RETENTION_DAYS": 30,
     "WEBHOOK_REQUEUE_AFTER_SECONDS": 300,
+    # Inbound (webhook.services.inbox, webhook.services.receivers)
+    "MAKE_TOKEN": "",
+    "INBOUND_WEBHOOK_MAX_BODY_BYTES": 256 * 1024,
 }
 
 

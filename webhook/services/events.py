@@ -120,7 +120,19 @@ def sample_data(event_type: str, webhook) -> dict:
             "finished_at": now.isoformat(),
             "summary": {"created": 0, "updated": 0, "failed": 0},
         }
+    if event_type == EventType.CODES_POOL_LOW:
+        return pool_low_data("sample", 3, 10)
     return {"message": "Test event from the platform.", "webhook_id": webhook.pk}
+
+
+def pool_low_data(code_type: str, available: int, low_water_mark: int) -> dict:
+    """The `data` of a `codes.pool_low` event: the type whose available codes fell below
+    its low-water mark, and the counts."""
+    return {
+        "code_type": str(code_type),
+        "available": int(available),
+        "low_water_mark": int(low_water_mark),
+    }
 
 
 # --- signal receivers ----------------------------------------------------------------------
@@ -155,6 +167,10 @@ def on_product_deleted(sender, product_data=None, **kwargs):
 
 def on_import_completed(sender, job=None, summary=None, **kwargs):
     _guarded(EventType.IMPORT_COMPLETED, lambda: import_data(job, summary))
+
+
+def on_codes_pool_low(sender, code_type=None, available=0, low_water_mark=0, **kwargs):
+    _guarded(EventType.CODES_POOL_LOW, lambda: pool_low_data(code_type, available, low_water_mark))
 
 
 def connect_receivers() -> None:
