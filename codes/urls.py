@@ -1,3 +1,7 @@
 """API routes of the codes app (included under /api/ and /api/v1/ by config/urls.py)."""
 
-urlpatterns: list = []
+from django.urls import include, path
+
+urlpatterns: list = [
+    path("", include("codes.urls_email")),
+]

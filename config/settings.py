@@ -167,6 +167,8 @@ CELERY_BEAT_SCHEDULE = {
     },
 }
 CELERY_TIMEZONE = "UTC"
+# Task modules not named tasks.py (found by autodiscovery), imported by every worker.
+CELERY_IMPORTS = ["codes.tasks_email", "codes.tasks_links"]
 # Task events (received, started, succeeded, failed) let Flower show each task as it runs;
 # the Procfile's worker also passes -E. "sent" events show tasks still waiting in a queue.
 CELERY_WORKER_SEND_TASK_EVENTS = env.bool("CELERY_TASK_EVENTS", default=True)
@@ -264,6 +266,38 @@ CELERY_BEAT_SCHEDULE["webhook.maintain_deliveries"] = {
 MAKE_TOKEN = env("MAKE_TOKEN", default="")
 # Bodies over this size are refused with 413 before they are parsed.
 INBOUND_WEBHOOK_MAX_BODY_BYTES = env.int("INBOUND_WEBHOOK_MAX_BODY_BYTES", default=256 * 1024)
+
+# --- Email (codes: POST /api/email/send, the code emails; codes/README.md) ----------------
+# EMAIL_URL names the backend: smtp+tls://user:password@smtp.gmail.com:587 (Gmail with an app
+# password; STARTTLS), smtps://user:password@host:465 (implicit TLS), smtp://host:25,
+# consolemail:// (printed by the worker), filemail:// (one .log file per message under
+# EMAIL_FILE_PATH). Unset: filemail://, so local runs never send real mail; every message,
+# whatever the backend, is in the admin's outbox (Codes > Email messages).
+_email_config = env.email_url("EMAIL_URL", default="filemail://")
+globals().update({key: value for key, value in _email_config.items() if value is not None})
+EMAIL_FILE_PATH = env("EMAIL_FILE_PATH", default=str(VAR_DIR / "mail"))
+DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="Commerce operations <noreply@localhost>")
+# Seconds to wait for the SMTP server (connect, each command).
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=30)
+# The domain of the Message-ID each message gets when queued (the same on every attempt);
+# empty: the domain of DEFAULT_FROM_EMAIL.
+EMAIL_MESSAGE_ID_DOMAIN = env("EMAIL_MESSAGE_ID_DOMAIN", default="")
+EMAIL_MAX_RECIPIENTS = env.int("EMAIL_MAX_RECIPIENTS", default=50)
+# Attempts per message (the first included) when the server answers 4xx or cannot be
+# reached; delay(n) = min(BASE * FACTOR ** (n - 1), MAX) seconds. A 5xx fails at once.
+EMAIL_MAX_ATTEMPTS = env.int("EMAIL_MAX_ATTEMPTS", default=6)
+EMAIL_RETRY_BASE_DELAY = env.float("EMAIL_RETRY_BASE_DELAY", default=60.0)
+EMAIL_RETRY_BACKOFF_FACTOR = env.float("EMAIL_RETRY_BACKOFF_FACTOR", default=4.0)
+# Kept below the Redis broker's visibility timeout (1 h) so a countdown never outlives it.
+EMAIL_RETRY_MAX_DELAY = env.float("EMAIL_RETRY_MAX_DELAY", default=3000.0)
+# A retry overdue by this long (its countdown message was lost) is started by the beat task,
+# which also closes messages whose worker died while sending (outcome unknown: failed).
+EMAIL_REQUEUE_AFTER_SECONDS = env.int("EMAIL_REQUEUE_AFTER_SECONDS", default=120)
+CELERY_BEAT_SCHEDULE["codes.maintain_emails"] = {
+    "task": "codes.tasks_email.maintain_emails",
+    "schedule": env.int("EMAIL_MAINTENANCE_INTERVAL_SECONDS", default=60),
+    "options": {"queue": "email"},
+}
 
 # --- Script runner --------------------------------------------------------------------------
 # Per-run folders (working directory and HOME of each sandboxed script); empty means
