@@ -26,3 +26,14 @@ class EmailStateConflict(ConflictError):
 class EmailAttemptFailed(Exception):
     """Raised by the email job after an attempt that did not send (its job ends failed; the
     message says whether another attempt follows)."""
+
+
+# --- links -------------------------------------------------------------------------------
+
+
+class InvalidLink(PlatformError):
+    code = "invalid_link"
+
+
+class LinkSlugTaken(ConflictError):
+    code = "slug_taken"

@@ -4,4 +4,5 @@ from django.urls import include, path
 
 urlpatterns: list = [
     path("", include("codes.urls_email")),
+    path("", include("codes.urls_links")),
 ]

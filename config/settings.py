@@ -299,6 +299,30 @@ CELERY_BEAT_SCHEDULE["codes.maintain_emails"] = {
     "options": {"queue": "email"},
 }
 
+# --- Links (codes: short links with UTM and click tracking; codes/README.md) -------------
+# Public base of short URLs ("https://go.example.com" → https://go.example.com/l/<id>);
+# empty: the address the API was called on.
+LINK_BASE_URL = env("LINK_BASE_URL", default="").rstrip("/")
+LINK_SHORT_ID_LENGTH = env.int("LINK_SHORT_ID_LENGTH", default=8)
+# A link's redirect record is cached in Redis this long (re-read from the database on a
+# miss; saving or deleting a link replaces it at once).
+LINK_CACHE_SECONDS = env.int("LINK_CACHE_SECONDS", default=3600)
+# Visitors are counted by an HMAC-SHA256 of their IP address with this salt (empty: derived
+# from SECRET_KEY); the IP itself is never stored. "daily" mixes the UTC date in, so one
+# visitor cannot be followed across days (unique visitors are per day); "never" keeps one
+# hash per visitor for good.
+LINK_VISITOR_SALT = env("LINK_VISITOR_SALT", default="")
+LINK_VISITOR_SALT_ROTATION = env("LINK_VISITOR_SALT_ROTATION", default="daily")
+# Clicks wait in a Redis list until the writer (beat, every interval) stores them in
+# batches of this size; they survive worker restarts there.
+LINK_CLICK_BATCH_SIZE = env.int("LINK_CLICK_BATCH_SIZE", default=5000)
+LINK_REDIS_PREFIX = env("LINK_REDIS_PREFIX", default=f"{CACHES['default']['KEY_PREFIX']}:links")
+CELERY_BEAT_SCHEDULE["codes.write_clicks"] = {
+    "task": "codes.tasks_links.write_clicks",
+    "schedule": env.float("LINK_CLICK_WRITE_INTERVAL_SECONDS", default=1.0),
+    "options": {"queue": env("LINK_CLICK_QUEUE", default="default"), "expires": 30},
+}
+
 # --- Script runner --------------------------------------------------------------------------
 # Per-run folders (working directory and HOME of each sandboxed script); empty means
 # DATA_DIR/script_runs, so run outputs are data files like any other.

@@ -88,6 +88,8 @@ def test_a_4xx_is_retried_by_the_worker_and_then_sent(celery_worker_process, cli
     assert len(smtp.wait_for_messages(1)) == 1 and smtp.refused == [
         ("RCPT", "451 4.7.1 Greylisted, try again later")
     ]
+    # The message is recorded sent just before its job records its own end.
+    assert wait_until(lambda: not jobs_about(message).filter(status=JobStatus.RUNNING).exists())
     jobs = list(jobs_about(message).order_by("created_at"))
     assert [job.status for job in jobs] == [JobStatus.FAILED, JobStatus.COMPLETED]
     assert jobs[1].retry_of_id == jobs[0].pk and "SMTP 451" in jobs[0].error
