@@ -7,3 +7,15 @@ class CodesConfig(AppConfig):
     name = "codes"
     verbose_name = "Codes"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self):
+        from core.services.jobs import job_finished
+
+        # A finished bulk job (whatever ended it) leaves no staging table behind.
+        job_finished.connect(_drop_staging, dispatch_uid="codes.drop_staging")
+
+
+def _drop_staging(sender, job, **kwargs):
+    from .services.batches import cleanup_finished_batch
+
+    cleanup_finished_batch(job)

@@ -33,6 +33,8 @@ TAKEN = "taken"  # the code exists already (any letter case)
 INVALID_TYPE = "invalid_type"
 INVALID_DISCOUNT = "invalid_discount"
 INVALID_EXPIRY = "invalid_expiry"
+INVALID_CAMPAIGN = "invalid_campaign"
+CAMPAIGN_MAX_LENGTH = 128
 
 
 def code_problem(code: str | None) -> str | None:
@@ -56,4 +58,5 @@ PROBLEM_MESSAGES = {
     INVALID_TYPE: "The code type must be a lower-case slug (letters, digits, - and _).",
     INVALID_DISCOUNT: "The discount must be a percentage between 0 and 100.",
     INVALID_EXPIRY: "The expiry must be an ISO 8601 date or date-time.",
+    INVALID_CAMPAIGN: f"The campaign is longer than {CAMPAIGN_MAX_LENGTH} characters.",
 }

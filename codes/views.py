@@ -56,7 +56,7 @@ class CodeViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
 
     def get_queryset(self):
         queryset = super().get_queryset()
-        return queryset.order_by("-created_at", "id") if self.action == "list" else queryset
+        return queryset.order_by("-id") if self.action == "list" else queryset
 
     def get_object(self) -> Code:
         code = find_code(self.kwargs["code"], self.get_queryset())

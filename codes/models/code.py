@@ -1,5 +1,3 @@
-import uuid
-
 from django.conf import settings
 from django.contrib.postgres.indexes import OpClass
 from django.db import models
@@ -9,6 +7,7 @@ from django.utils import timezone
 
 from core.models import TimeStampedModel
 
+from ..ids import uuid7
 from ..rules import CODE_MAX_LENGTH
 from .batch import CodeBatch
 from .code_type import CodeType
@@ -42,7 +41,11 @@ class Code(TimeStampedModel):
     status but is never handed out.
     """
 
-    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    # Time-ordered (UUIDv7): bulk loads append to the index, and id order is creation order.
+    id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
+    # No index of its own: lists sort by id, which is creation order (one index fewer for
+    # every bulk load to maintain).
+    created_at = models.DateTimeField(auto_now_add=True)
     code = models.CharField(max_length=CODE_MAX_LENGTH)
     code_type = models.ForeignKey(
         CodeType,
@@ -77,18 +80,18 @@ class Code(TimeStampedModel):
     )
 
     class Meta:
-        ordering = ["-created_at", "id"]
+        ordering = ["-id"]
         indexes = [
             # Allocation: the next available code of a type, soonest expiry first, then codes
-            # that never expire, oldest first. Two partial indexes so that expired codes are
-            # skipped by the index range (`expires_at > now()`), not read one by one.
+            # that never expire, oldest (lowest id) first. Two partial indexes so that expired
+            # codes are skipped by the index range (`expires_at > now()`), not read one by one.
             models.Index(
                 fields=["code_type", "expires_at", "id"],
                 condition=Q(status="available", expires_at__isnull=False),
                 name="codes_code_available_expiring",
             ),
             models.Index(
-                fields=["code_type", "created_at", "id"],
+                fields=["code_type", "id"],
                 condition=Q(status="available", expires_at__isnull=True),
                 name="codes_code_available_open",
             ),

@@ -7,8 +7,8 @@ One statement does the work (`ALLOCATE_SQL`):
 2. `picked`: `UPDATE codes_code SET status = 'used' ... WHERE id = (SELECT ... FOR UPDATE
    SKIP LOCKED LIMIT 1) RETURNING ...` when there is none: concurrent callers lock different
    rows, nobody waits for anybody, and a code is never handed out twice. The soonest-expiring
-   unexpired code goes first, then codes without expiry, oldest first; an expired or revoked
-   code never qualifies;
+   unexpired code goes first, then codes without expiry, oldest (lowest UUIDv7) first; an
+   expired or revoked code never qualifies;
 3. `claimed`: the `CodeAllocation` row for it, `ON CONFLICT DO NOTHING` against the unique
    (type, reference) and key constraints.
 
@@ -78,7 +78,7 @@ WITH existing AS (
         (SELECT id FROM codes_code
          WHERE code_type = %(code_type)s AND status = 'available' AND expires_at IS NULL
            AND NOT EXISTS (SELECT 1 FROM existing)
-         ORDER BY created_at, id
+         ORDER BY id
          LIMIT 1 FOR UPDATE SKIP LOCKED))
     RETURNING {returning}
 ), claimed AS (
