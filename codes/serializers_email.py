@@ -54,6 +54,7 @@ class EmailMessageSerializer(StrictModelSerializer):
     email_id = serializers.IntegerField(source="pk", read_only=True)
     template = serializers.SlugRelatedField(slug_field="name", read_only=True)
     job_id = serializers.UUIDField(read_only=True, allow_null=True)
+    code = serializers.SlugRelatedField(slug_field="code", read_only=True, allow_null=True)
 
     class Meta:
         model = EmailMessage
@@ -73,6 +74,7 @@ class EmailMessageSerializer(StrictModelSerializer):
             "template",
             "context",
             "reference",
+            "code",
             "message_id",
             "attempts",
             "max_attempts",

@@ -13,6 +13,7 @@ class LinkSerializer(StrictModelSerializer):
         help_text="Where the link sends visitors: the target with the UTM parameters merged in."
     )
     human_clicks = serializers.IntegerField(read_only=True)
+    code = serializers.SlugRelatedField(slug_field="code", read_only=True, allow_null=True)
 
     class Meta:
         model = Link
@@ -31,6 +32,7 @@ class LinkSerializer(StrictModelSerializer):
             "expires_at",
             "expired_url",
             "is_active",
+            "code",
             "clicks",
             "human_clicks",
             "bot_clicks",
@@ -61,6 +63,9 @@ class LinkCreateSerializer(StrictSerializer):
     utm_content = serializers.CharField(required=False, allow_blank=True, max_length=200)
     expires_at = serializers.DateTimeField(required=False, allow_null=True)
     expired_url = serializers.CharField(required=False, allow_blank=True, max_length=2000)
+    code = serializers.CharField(
+        required=False, allow_blank=True, max_length=200, help_text="A code this link promotes."
+    )
 
 
 class LinkUpdateSerializer(StrictSerializer):
@@ -74,6 +79,7 @@ class LinkUpdateSerializer(StrictSerializer):
     expires_at = serializers.DateTimeField(required=False, allow_null=True)
     expired_url = serializers.CharField(required=False, allow_blank=True, max_length=2000)
     is_active = serializers.BooleanField(required=False)
+    code = serializers.CharField(required=False, allow_blank=True, max_length=200)
 
 
 class LinkStatsQuerySerializer(StrictSerializer):

@@ -18,6 +18,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from codes.asgi_links import REDIRECT_HEADERS
+from codes.filters_links import LinkFilter
 from codes.models import Link
 from codes.serializers_links import (
     LinkCreateSerializer,
@@ -118,14 +119,14 @@ class LinkViewSet(
 ):
     """Short links with UTM parameters and click tracking (seed 003: POST /links)."""
 
-    queryset = Link.objects.all()
+    queryset = Link.objects.select_related("code")
     serializer_class = LinkSerializer
     lookup_field = "short_id"
     lookup_value_regex = "[A-Za-z0-9_-]{1,64}"
     search_fields = ["short_id", "title", "target_url", "utm_campaign"]
     ordering_fields = ["created_at", "clicks", "last_clicked_at", "short_id"]
     ordering = ["-created_at", "-id"]
-    filterset_fields = ["is_active", "utm_source", "utm_medium", "utm_campaign"]
+    filterset_class = LinkFilter
 
     def get_object(self):
         found = links.find_link(self.kwargs["short_id"])
@@ -149,6 +150,8 @@ class LinkViewSet(
         serializer = LinkCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = dict(serializer.validated_data)
+        if "code" in data:
+            data["code"] = links.promoted_code(data["code"])
         link = links.create_link(
             url=data.pop("url"),
             slug=data.pop("slug", ""),
@@ -169,7 +172,10 @@ class LinkViewSet(
         link = self.get_object()
         serializer = LinkUpdateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        links.update_link(link, **serializer.validated_data)
+        changes = dict(serializer.validated_data)
+        if "code" in changes:
+            changes["code"] = links.promoted_code(changes["code"])
+        links.update_link(link, **changes)
         return Response(LinkSerializer(link, context={"request": request}).data)
 
     def perform_destroy(self, instance):

@@ -266,6 +266,10 @@ CELERY_BEAT_SCHEDULE["webhook.maintain_deliveries"] = {
 MAKE_TOKEN = env("MAKE_TOKEN", default="")
 # Bodies over this size are refused with 413 before they are parsed.
 INBOUND_WEBHOOK_MAX_BODY_BYTES = env.int("INBOUND_WEBHOOK_MAX_BODY_BYTES", default=256 * 1024)
+# Make.com's order.created (codes.services.order_events): the type of code allocated for the
+# order, and the email template (codes.EmailTemplate name) of the code email to the buyer.
+CODES_ORDER_CODE_TYPE = env("CODES_ORDER_CODE_TYPE", default="discount")
+CODES_ORDER_EMAIL_TEMPLATE = env("CODES_ORDER_EMAIL_TEMPLATE", default="order-code")
 
 # --- Email (codes: POST /api/email/send, the code emails; codes/README.md) ----------------
 # EMAIL_URL names the backend: smtp+tls://user:password@smtp.gmail.com:587 (Gmail with an app
@@ -330,6 +334,39 @@ SCRIPTS_WORK_DIR = env("SCRIPTS_WORK_DIR", default="")
 # Extra environment variables copied into script children (e.g. HTTPS_PROXY); never secrets.
 # Named credentials are SCRIPT_CREDENTIAL_<NAME> variables, given only to scripts declaring them.
 SCRIPTS_ENV_ALLOWLIST = env.list("SCRIPTS_ENV_ALLOWLIST", default=[])
+
+# --- Codes ----------------------------------------------------------------------------------
+# Code types are rows (codes.CodeType, created on first use); these are their defaults.
+CODES_DEFAULT_CODE_TYPE = env("CODES_DEFAULT_CODE_TYPE", default="discount")
+# `codes.pool_low` fires when fewer codes than this are left to allocate (per type; 0: never).
+CODES_DEFAULT_LOW_WATER_MARK = env.int("CODES_DEFAULT_LOW_WATER_MARK", default=100)
+# POST /api/codes creates at most this many codes in the request; more go through create-codes.
+CODES_INLINE_CREATE_MAX = env.int("CODES_INLINE_CREATE_MAX", default=1000)
+# A bulk job (or a pattern) handles at most this many rows.
+CODES_BULK_MAX_ROWS = env.int("CODES_BULK_MAX_ROWS", default=5_000_000)
+# The merchant's Fienta CLI (Node/Playwright: `npm run dev -- --csv ... --email ...`). When
+# FIENTA_CLI_DIR is set, every fienta.* job also runs it in the sandbox with the document's
+# flags; the credentials are passed in and redacted from every log line.
+FIENTA_CLI_DIR = env("FIENTA_CLI_DIR", default="")
+FIENTA_CLI_SCRIPT = env("FIENTA_CLI_SCRIPT", default="dev")  # npm run <script>
+FIENTA_EMAIL = env("FIENTA_EMAIL", default="")
+FIENTA_PASSWORD = env("FIENTA_PASSWORD", default="")
+FIENTA_CLI_TIMEOUT_SECONDS = env.int("FIENTA_CLI_TIMEOUT_SECONDS", default=3600)
+# Address-space limit of the CLI in MB; 0 = none (Chromium reserves terabytes of virtual
+# memory, so Playwright cannot run under one).
+FIENTA_CLI_MEMORY_MB = env.int("FIENTA_CLI_MEMORY_MB", default=0)
+FIENTA_CLI_CPU_SECONDS = env.int("FIENTA_CLI_CPU_SECONDS", default=3600)
+# Worker variables the CLI also gets (PLAYWRIGHT_BROWSERS_PATH, HTTPS_PROXY, ...); never secrets.
+FIENTA_CLI_ENV_ALLOWLIST = env.list(
+    "FIENTA_CLI_ENV_ALLOWLIST", default=["PLAYWRIGHT_BROWSERS_PATH", "NODE_OPTIONS"]
+)
+# Shopify store create-codes may add codes to (discountRedeemCodeBulkAdd); empty = off.
+SHOPIFY_SHOP_DOMAIN = env("SHOPIFY_SHOP_DOMAIN", default="")
+SHOPIFY_ACCESS_TOKEN = env("SHOPIFY_ACCESS_TOKEN", default="")
+SHOPIFY_API_VERSION = env("SHOPIFY_API_VERSION", default="2025-01")
+# How long create-codes waits for Shopify's asynchronous bulk code creation, per call.
+SHOPIFY_BULK_CODES_TIMEOUT_SECONDS = env.float("SHOPIFY_BULK_CODES_TIMEOUT_SECONDS", default=300)
+SHOPIFY_BULK_CODES_POLL_SECONDS = env.float("SHOPIFY_BULK_CODES_POLL_SECONDS", default=1.0)
 
 # --- Auth ----------------------------------------------------------------------------------
 AUTH_USER_MODEL = "core.User"

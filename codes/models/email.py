@@ -59,6 +59,10 @@ class EmailMessage(TimeStampedModel):
     context = models.JSONField(default=dict, blank=True)
     # What the email is about ("order:fienta-order-456"), for operators and look-ups.
     reference = models.CharField(max_length=200, blank=True, default="")
+    # The code this email hands out (the order.created handler's code email).
+    code = models.ForeignKey(
+        "codes.Code", null=True, blank=True, on_delete=models.SET_NULL, related_name="emails"
+    )
     idempotency_key = models.CharField(max_length=255, null=True, blank=True, unique=True)
     # SHA-256 of the request: a key reused for a different email is refused.
     request_digest = models.CharField(max_length=64, blank=True, default="")

@@ -24,6 +24,10 @@ class Link(TimeStampedModel):
     # Where an expired link sends visitors (302); empty: 410 Gone.
     expired_url = models.CharField(max_length=2000, blank=True, default="")
     is_active = models.BooleanField(default=True)
+    # The code this link promotes: its clicks are credited to it (LinkClick.code).
+    code = models.ForeignKey(
+        "codes.Code", null=True, blank=True, on_delete=models.SET_NULL, related_name="links"
+    )
     # Kept by the click writer, in the transaction that stores the clicks.
     clicks = models.PositiveBigIntegerField(default=0)
     bot_clicks = models.PositiveBigIntegerField(default=0)

@@ -31,10 +31,26 @@ class LinkClick(models.Model):
     device_type = models.CharField(max_length=16, choices=DeviceType.choices)
     is_bot = models.BooleanField(default=False)
     visitor = models.CharField(max_length=32)
+    # The code the link promoted when the click was written: clicks credited to codes.
+    code = models.ForeignKey(
+        "codes.Code",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,
+    )
 
     class Meta:
         ordering = ["-clicked_at"]
-        indexes = [models.Index(fields=["link", "clicked_at"], name="codes_click_link_time")]
+        indexes = [
+            models.Index(fields=["link", "clicked_at"], name="codes_click_link_time"),
+            models.Index(
+                fields=["code", "clicked_at"],
+                condition=models.Q(code__isnull=False),
+                name="codes_click_code_time",
+            ),
+        ]
 
     def __str__(self):
         return f"{self.link_id} {self.clicked_at:%Y-%m-%d %H:%M:%S}"

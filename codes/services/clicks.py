@@ -184,6 +184,7 @@ _CLICK_COLUMNS = (
     "device_type",
     "is_bot",
     "visitor",
+    "code_id",
 )
 
 
@@ -238,7 +239,7 @@ def store_batch(raw: list[bytes]) -> tuple[int, int]:
     links = _links_by_short_id({click["s"] for click in clicks})
     rows = []
     for click in clicks:
-        link_id = links.get(click["s"])
+        link_id, code_id = links.get(click["s"], (None, None))
         if link_id is None:
             continue
         agent = parse_user_agent(click.get("u", ""))
@@ -259,6 +260,7 @@ def store_batch(raw: list[bytes]) -> tuple[int, int]:
                 agent.device_type,
                 agent.is_bot,
                 click.get("v", ""),
+                code_id,
             )
         )
     written = insert_clicks(rows) if rows else 0
@@ -277,16 +279,17 @@ def _decode(item: bytes) -> dict | None:
     return click
 
 
-def _links_by_short_id(short_ids: set[str]) -> dict[str, int]:
+def _links_by_short_id(short_ids: set[str]) -> dict[str, tuple[int, object]]:
+    """lower(short id) → (link id, id of the code it promotes or None)."""
     if not short_ids:
         return {}
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT lower(short_id), id FROM {Link._meta.db_table} "  # noqa: S608 - our table
+            f"SELECT lower(short_id), id, code_id FROM {Link._meta.db_table} "  # noqa: S608
             "WHERE lower(short_id) = ANY(%s)",
             [list(short_ids)],
         )
-        return dict(cursor.fetchall())
+        return {short_id: (link_id, code_id) for short_id, link_id, code_id in cursor.fetchall()}
 
 
 def insert_clicks(rows: list[tuple]) -> int:

@@ -59,11 +59,13 @@ def queue_email(
     reference: str = "",
     idempotency_key: str = "",
     owner=None,
+    code=None,
 ) -> QueuedEmail:
     """Store an email and start its send job (after commit).
 
     Give `subject` and `text` and/or `html`, or a stored `template` (its name) rendered with
-    `context`. With an `idempotency_key`, a repeated call returns the first call's message
+    `context`. `code`: the Code it hands out (the chain order → code → email). With an
+    `idempotency_key`, a repeated call returns the first call's message
     (and job) instead of sending again; the same key for a different email is a 409.
     Raises InvalidEmail / EmailTemplateError (400) for what cannot be sent.
     """
@@ -96,6 +98,7 @@ def queue_email(
         "template": stored_template,
         "context": context or {},
         "reference": reference[:200],
+        "code": code,
     }
     digest = _request_digest(fields)
     key = idempotency_key or None
@@ -149,7 +152,11 @@ def _existing(key: str, digest: str) -> EmailMessage | None:
 
 
 def _request_digest(fields: dict) -> str:
-    data = {**fields, "template": fields["template"].pk if fields["template"] else None}
+    data = {
+        **fields,
+        "template": fields["template"].pk if fields["template"] else None,
+        "code": str(fields["code"].pk) if fields["code"] else None,
+    }
     canonical = json.dumps(data, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(canonical.encode()).hexdigest()
 

@@ -198,6 +198,18 @@ def _generate_short_id() -> str:
     return "".join(secrets.choice(SHORT_ID_ALPHABET) for _ in range(settings.LINK_SHORT_ID_LENGTH))
 
 
+def promoted_code(text: str):
+    """The code a link promotes, from its text in any case (None for ""); 400 if unknown."""
+    from .codes import find_code
+
+    if not text:
+        return None
+    code = find_code(text)
+    if code is None:
+        raise InvalidLink(f"code: there is no code '{text}'.", fields={"code": ["Unknown code."]})
+    return code
+
+
 def find_link(short_id: str) -> Link | None:
     """The link of that short id, in any case."""
     return (

@@ -227,14 +227,14 @@ def test_a_second_job_for_a_sent_email_sends_nothing(operator, smtp):
 @pytest.mark.django_db
 def test_a_stored_template_is_rendered_with_the_context(operator, enqueued_jobs):
     EmailTemplate.objects.create(
-        name="order-code",
+        name="order-code-test",
         subject="Your code for order {{ order.id }}",
         text_body="Hello {{ name }}, your code: {{ code }}",
         html_body="<p>Hello {{ name }}, your code: <b>{{ code }}</b></p>",
     )
     body = {
         "to": ["Ana <ana@example.com>"],
-        "template": "order-code",
+        "template": "order-code-test",
         "context": {"code": "PROMO-7", "name": "<Ana & Bo>", "order": {"id": "456"}},
     }
     response = send(operator, body)
@@ -243,7 +243,9 @@ def test_a_stored_template_is_rendered_with_the_context(operator, enqueued_jobs)
     assert message.subject == "Your code for order 456"
     assert message.text_body == "Hello <Ana & Bo>, your code: PROMO-7"
     assert message.html_body == "<p>Hello &lt;Ana &amp; Bo&gt;, your code: <b>PROMO-7</b></p>"
-    assert message.to == ["Ana <ana@example.com>"] and response.json()["template"] == "order-code"
+    assert (
+        message.to == ["Ana <ana@example.com>"] and response.json()["template"] == "order-code-test"
+    )
 
     unknown = send(operator, {**body, "template": "nope"})
     assert unknown.status_code == 400 and unknown.json()["error"]["code"] == "template_error"
@@ -305,10 +307,10 @@ def test_queued_inside_a_rolled_back_transaction_nothing_is_sent(enqueued_jobs):
 @pytest.mark.django_db(transaction=True)
 def test_the_file_backend_keeps_each_message_as_a_file(operator, settings, tmp_path):
     settings.EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
-    settings.EMAIL_FILE_PATH = str(tmp_path)
+    settings.EMAIL_FILE_PATH = str(tmp_path / "mail")
     data = send(operator).json()
     assert run_job(data["job_id"]).status == JobStatus.COMPLETED
-    [written] = list(tmp_path.iterdir())
+    [written] = list((tmp_path / "mail").iterdir())
     content = written.read_text()
     assert EmailMessage.objects.get(pk=data["id"]).message_id in content
     assert "Your discount code" in content

@@ -7,6 +7,7 @@ import json
 import pytest
 
 from core.models import JobStatus
+from devtools.fakes.shopify import FakeShopify
 from import_manager.models import ImportRowError, ImportRun
 from product.models import Product
 from webhook.models import DeliveryStatus, EventType, Webhook, WebhookDelivery
@@ -15,7 +16,6 @@ from webhook.tests.helpers import Receiver
 
 from .ftp_server import FTP_PASSWORD, FTP_USER, ftp_server
 from .helpers import log_lines, run_script
-from .shopify_fake import FakeShopify
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
 

@@ -192,6 +192,10 @@ def connect_receivers() -> None:
         on_import_completed, dispatch_uid="webhook.import_completed"
     )
 
+    from codes import signals as codes_signals
+
+    codes_signals.pool_low.connect(on_codes_pool_low, dispatch_uid="webhook.codes_pool_low")
+
 
 def send_sample_event(webhook, event_type: str | None = None):
     """The test action: send a sample `event_type` (default `webhook.test`) to `webhook`
