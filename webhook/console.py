@@ -1,7 +1,7 @@
 """What webhooks show on the operator console's home page (core.services.console)."""
 
 from core.services import console
-from webhook.models import DeliveryStatus, InboundEvent, InboundStatus, WebhookDelivery
+from webhook.models import DeliveryStatus, WebhookDelivery
 
 
 def delivery_figures(user) -> list[console.Figure]:
@@ -19,31 +19,10 @@ def delivery_figures(user) -> list[console.Figure]:
     ]
 
 
-def inbound_figures(user) -> list[console.Figure]:
-    """Received events whose handler failed (replayable from the list)."""
-    failed = InboundEvent.objects.filter(status=InboundStatus.FAILED).count()
-    return [
-        console.Figure(
-            "failed_inbound_events",
-            "Failed inbound events",
-            failed,
-            "admin:webhook_inboundevent_changelist",
-            {"status__exact": InboundStatus.FAILED},
-            alert=True,
-        )
-    ]
-
-
 def register_console() -> None:
     console.register_figures(
         "webhook.deliveries",
         delivery_figures,
         permission="webhook.view_webhookdelivery",
         order=40,
-    )
-    console.register_figures(
-        "webhook.inbound",
-        inbound_figures,
-        permission="webhook.view_inboundevent",
-        order=41,
     )
