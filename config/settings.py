@@ -169,6 +169,8 @@ CELERY_BEAT_SCHEDULE = {
     },
 }
 CELERY_TIMEZONE = "UTC"
+# Task modules not named tasks.py (found by autodiscovery), imported by every worker.
+CELERY_IMPORTS = ["codes.tasks_email", "codes.tasks_links"]
 # Task events (received, started, succeeded, failed) let Flower show each task as it runs;
 # the Procfile's worker also passes -E. "sent" events show tasks still waiting in a queue.
 CELERY_WORKER_SEND_TASK_EVENTS = env.bool("CELERY_TASK_EVENTS", default=True)
@@ -260,6 +262,73 @@ CELERY_BEAT_SCHEDULE["webhook.maintain_deliveries"] = {
     "options": {"queue": "webhooks"},
 }
 
+# --- Inbound webhooks (webhook.services.inbox) ----------------------------------------------
+# The shared token Make.com sends in `x-make-token` (POST /api/integrations/make/webhook).
+# Unset: the receiver answers 503 (it cannot authenticate anyone).
+MAKE_TOKEN = env("MAKE_TOKEN", default="")
+# Bodies over this size are refused with 413 before they are parsed.
+INBOUND_WEBHOOK_MAX_BODY_BYTES = env.int("INBOUND_WEBHOOK_MAX_BODY_BYTES", default=256 * 1024)
+# Make.com's order.created (codes.services.order_events): the type of code allocated for the
+# order, and the email template (codes.EmailTemplate name) of the code email to the buyer.
+CODES_ORDER_CODE_TYPE = env("CODES_ORDER_CODE_TYPE", default="discount")
+CODES_ORDER_EMAIL_TEMPLATE = env("CODES_ORDER_EMAIL_TEMPLATE", default="order-code")
+
+# --- Email (codes: POST /api/email/send, the code emails; codes/README.md) ----------------
+# EMAIL_URL names the backend: smtp+tls://user:password@smtp.gmail.com:587 (Gmail with an app
+# password; STARTTLS), smtps://user:password@host:465 (implicit TLS), smtp://host:25,
+# consolemail:// (printed by the worker), filemail:// (one .log file per message under
+# EMAIL_FILE_PATH). Unset: filemail://, so local runs never send real mail; every message,
+# whatever the backend, is in the admin's outbox (Codes > Email messages).
+_email_config = env.email_url("EMAIL_URL", default="filemail://")
+globals().update({key: value for key, value in _email_config.items() if value is not None})
+EMAIL_FILE_PATH = env("EMAIL_FILE_PATH", default=str(VAR_DIR / "mail"))
+DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="Commerce operations <noreply@localhost>")
+# Seconds to wait for the SMTP server (connect, each command).
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=30)
+# The domain of the Message-ID each message gets when queued (the same on every attempt);
+# empty: the domain of DEFAULT_FROM_EMAIL.
+EMAIL_MESSAGE_ID_DOMAIN = env("EMAIL_MESSAGE_ID_DOMAIN", default="")
+EMAIL_MAX_RECIPIENTS = env.int("EMAIL_MAX_RECIPIENTS", default=50)
+# Attempts per message (the first included) when the server answers 4xx or cannot be
+# reached; delay(n) = min(BASE * FACTOR ** (n - 1), MAX) seconds. A 5xx fails at once.
+EMAIL_MAX_ATTEMPTS = env.int("EMAIL_MAX_ATTEMPTS", default=6)
+EMAIL_RETRY_BASE_DELAY = env.float("EMAIL_RETRY_BASE_DELAY", default=60.0)
+EMAIL_RETRY_BACKOFF_FACTOR = env.float("EMAIL_RETRY_BACKOFF_FACTOR", default=4.0)
+# Kept below the Redis broker's visibility timeout (1 h) so a countdown never outlives it.
+EMAIL_RETRY_MAX_DELAY = env.float("EMAIL_RETRY_MAX_DELAY", default=3000.0)
+# A retry overdue by this long (its countdown message was lost) is started by the beat task,
+# which also closes messages whose worker died while sending (outcome unknown: failed).
+EMAIL_REQUEUE_AFTER_SECONDS = env.int("EMAIL_REQUEUE_AFTER_SECONDS", default=120)
+CELERY_BEAT_SCHEDULE["codes.maintain_emails"] = {
+    "task": "codes.tasks_email.maintain_emails",
+    "schedule": env.int("EMAIL_MAINTENANCE_INTERVAL_SECONDS", default=60),
+    "options": {"queue": "email"},
+}
+
+# --- Links (codes: short links with UTM and click tracking; codes/README.md) -------------
+# Public base of short URLs ("https://go.example.com" → https://go.example.com/l/<id>);
+# empty: the address the API was called on.
+LINK_BASE_URL = env("LINK_BASE_URL", default="").rstrip("/")
+LINK_SHORT_ID_LENGTH = env.int("LINK_SHORT_ID_LENGTH", default=8)
+# A link's redirect record is cached in Redis this long (re-read from the database on a
+# miss; saving or deleting a link replaces it at once).
+LINK_CACHE_SECONDS = env.int("LINK_CACHE_SECONDS", default=3600)
+# Visitors are counted by an HMAC-SHA256 of their IP address with this salt (empty: derived
+# from SECRET_KEY); the IP itself is never stored. "daily" mixes the UTC date in, so one
+# visitor cannot be followed across days (unique visitors are per day); "never" keeps one
+# hash per visitor for good.
+LINK_VISITOR_SALT = env("LINK_VISITOR_SALT", default="")
+LINK_VISITOR_SALT_ROTATION = env("LINK_VISITOR_SALT_ROTATION", default="daily")
+# Clicks wait in a Redis list until the writer (beat, every interval) stores them in
+# batches of this size; they survive worker restarts there.
+LINK_CLICK_BATCH_SIZE = env.int("LINK_CLICK_BATCH_SIZE", default=5000)
+LINK_REDIS_PREFIX = env("LINK_REDIS_PREFIX", default=f"{CACHES['default']['KEY_PREFIX']}:links")
+CELERY_BEAT_SCHEDULE["codes.write_clicks"] = {
+    "task": "codes.tasks_links.write_clicks",
+    "schedule": env.float("LINK_CLICK_WRITE_INTERVAL_SECONDS", default=1.0),
+    "options": {"queue": env("LINK_CLICK_QUEUE", default="default"), "expires": 30},
+}
+
 # --- Script runner --------------------------------------------------------------------------
 # Per-run folders (working directory and HOME of each sandboxed script); empty means
 # DATA_DIR/script_runs, so run outputs are data files like any other.
@@ -267,6 +336,39 @@ SCRIPTS_WORK_DIR = env("SCRIPTS_WORK_DIR", default="")
 # Extra environment variables copied into script children (e.g. HTTPS_PROXY); never secrets.
 # Named credentials are SCRIPT_CREDENTIAL_<NAME> variables, given only to scripts declaring them.
 SCRIPTS_ENV_ALLOWLIST = env.list("SCRIPTS_ENV_ALLOWLIST", default=[])
+
+# --- Codes ----------------------------------------------------------------------------------
+# Code types are rows (codes.CodeType, created on first use); these are their defaults.
+CODES_DEFAULT_CODE_TYPE = env("CODES_DEFAULT_CODE_TYPE", default="discount")
+# `codes.pool_low` fires when fewer codes than this are left to allocate (per type; 0: never).
+CODES_DEFAULT_LOW_WATER_MARK = env.int("CODES_DEFAULT_LOW_WATER_MARK", default=100)
+# POST /api/codes creates at most this many codes in the request; more go through create-codes.
+CODES_INLINE_CREATE_MAX = env.int("CODES_INLINE_CREATE_MAX", default=1000)
+# A bulk job (or a pattern) handles at most this many rows.
+CODES_BULK_MAX_ROWS = env.int("CODES_BULK_MAX_ROWS", default=5_000_000)
+# The merchant's Fienta CLI (Node/Playwright: `npm run dev -- --csv ... --email ...`). When
+# FIENTA_CLI_DIR is set, every fienta.* job also runs it in the sandbox with the document's
+# flags; the credentials are passed in and redacted from every log line.
+FIENTA_CLI_DIR = env("FIENTA_CLI_DIR", default="")
+FIENTA_CLI_SCRIPT = env("FIENTA_CLI_SCRIPT", default="dev")  # npm run <script>
+FIENTA_EMAIL = env("FIENTA_EMAIL", default="")
+FIENTA_PASSWORD = env("FIENTA_PASSWORD", default="")
+FIENTA_CLI_TIMEOUT_SECONDS = env.int("FIENTA_CLI_TIMEOUT_SECONDS", default=3600)
+# Address-space limit of the CLI in MB; 0 = none (Chromium reserves terabytes of virtual
+# memory, so Playwright cannot run under one).
+FIENTA_CLI_MEMORY_MB = env.int("FIENTA_CLI_MEMORY_MB", default=0)
+FIENTA_CLI_CPU_SECONDS = env.int("FIENTA_CLI_CPU_SECONDS", default=3600)
+# Worker variables the CLI also gets (PLAYWRIGHT_BROWSERS_PATH, HTTPS_PROXY, ...); never secrets.
+FIENTA_CLI_ENV_ALLOWLIST = env.list(
+    "FIENTA_CLI_ENV_ALLOWLIST", default=["PLAYWRIGHT_BROWSERS_PATH", "NODE_OPTIONS"]
+)
+# Shopify store create-codes may add codes to (discountRedeemCodeBulkAdd); empty = off.
+SHOPIFY_SHOP_DOMAIN = env("SHOPIFY_SHOP_DOMAIN", default="")
+SHOPIFY_ACCESS_TOKEN = env("SHOPIFY_ACCESS_TOKEN", default="")
+SHOPIFY_API_VERSION = env("SHOPIFY_API_VERSION", default="2025-01")
+# How long create-codes waits for Shopify's asynchronous bulk code creation, per call.
+SHOPIFY_BULK_CODES_TIMEOUT_SECONDS = env.float("SHOPIFY_BULK_CODES_TIMEOUT_SECONDS", default=300)
+SHOPIFY_BULK_CODES_POLL_SECONDS = env.float("SHOPIFY_BULK_CODES_POLL_SECONDS", default=1.0)
 
 # --- Auth ----------------------------------------------------------------------------------
 AUTH_USER_MODEL = "core.User"

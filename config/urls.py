@@ -1,5 +1,5 @@
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, re_path
 from django.views import defaults
 from drf_spectacular.views import (
     SpectacularAPIView,
@@ -8,6 +8,7 @@ from drf_spectacular.views import (
     SpectacularSwaggerView,
 )
 
+from codes.views_links import redirect_link
 from core.api.errors import json_or_default
 from core.views.health import health, ready
 
@@ -24,6 +25,8 @@ api_urlpatterns = [
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    # Short links' public address (codes); answered first by codes.asgi_links under ASGI.
+    re_path(r"^l/(?P<short_id>[A-Za-z0-9_-]{1,64})/?$", redirect_link, name="link-redirect"),
     path("health", health, name="health"),
     path("ready", ready, name="ready"),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),

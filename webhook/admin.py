@@ -101,3 +101,6 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
             self.message_user(request, "Not re-sent: " + "; ".join(skipped), messages.WARNING)
         if not sent and not skipped:
             self.message_user(request, "No failed delivery was selected.", messages.WARNING)
+
+
+from webhook import admin_inbound  # noqa: E402, F401  (the inbound inbox's admin)

@@ -45,7 +45,8 @@ def apply_limits(limits: dict) -> None:
     # target ignore SIGXCPU.
     resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
     memory = int(limits["memory_mb"]) * MB
-    resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+    if memory > 0:  # 0: no address-space limit (Chromium reserves terabytes of it)
+        resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
     size = int(limits["file_size_mb"]) * MB
     resource.setrlimit(resource.RLIMIT_FSIZE, (size, size))
     files = int(limits["open_files"])

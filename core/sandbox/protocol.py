@@ -27,7 +27,12 @@ PROGRESS_PREFIX = "PROGRESS"
 
 @dataclass(frozen=True)
 class Limits:
-    """Resource limits of one sandboxed run (rlimits the child sets on itself)."""
+    """Resource limits of one sandboxed run (rlimits the child sets on itself).
+
+    `memory_mb` is an address-space limit (RLIMIT_AS); 0 sets none, for programs that
+    reserve far more virtual memory than they use (V8, Chromium: Playwright cannot start
+    under any practical limit). CPU time, file size and open files still apply.
+    """
 
     cpu_seconds: int = 300
     memory_mb: int = 1024

@@ -1,6 +1,5 @@
 """Jobs API: history, detail, cancel, retry, log download, running jobs, statistics."""
 
-from asgiref.sync import sync_to_async
 from django.http import StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
@@ -11,7 +10,7 @@ from rest_framework.response import Response
 from core.api.serializers import ErrorSerializer
 from core.exceptions import UnknownJobKind
 from core.filters import JobFilter
-from core.models import Job, JobLogLine, JobStatus
+from core.models import Job, JobStatus
 from core.serializers import EchoJobSerializer, JobSerializer, JobStatsSerializer
 from core.services.job_access import (
     MAX_OWNER_LENGTH,
@@ -20,10 +19,10 @@ from core.services.job_access import (
     visible_jobs,
 )
 from core.services.job_kinds import get_job_kind
+from core.services.job_logs import iter_job_log
 from core.services.job_stats import summarize_jobs
 from core.services.jobs import cancel_job, retry_job, start_job
 
-LOG_CHUNK = 5000
 # Actions over a set of jobs: the caller's own unless staff ask for more (`owner`).
 LIST_ACTIONS = frozenset({"list", "running", "stats_summary"})
 
@@ -92,7 +91,7 @@ class JobViewSet(viewsets.ReadOnlyModelViewSet):
         """The job's whole log as a text file."""
         job = self.get_object()
         response = StreamingHttpResponse(
-            _iter_log(job.pk), content_type="text/plain; charset=utf-8"
+            iter_job_log(job.pk), content_type="text/plain; charset=utf-8"
         )
         response["Content-Disposition"] = f'attachment; filename="job-{job.pk}.log"'
         return response
@@ -126,22 +125,3 @@ class JobViewSet(viewsets.ReadOnlyModelViewSet):
     def stats_summary(self, request):
         jobs = self.filter_queryset(self.get_queryset())
         return Response(summarize_jobs(jobs))
-
-
-def _log_chunk(job_id, after: int) -> list:
-    return list(
-        JobLogLine.objects.filter(job_id=job_id, seq__gt=after)
-        .order_by("seq")
-        .values_list("seq", "line")[:LOG_CHUNK]
-    )
-
-
-async def _iter_log(job_id):
-    """Stream the log chunk by chunk (async, so ASGI does not buffer the whole file)."""
-    after = 0
-    while True:
-        rows = await sync_to_async(_log_chunk)(job_id, after)
-        if not rows:
-            return
-        yield "".join(f"{line}\n" for _, line in rows)
-        after = rows[-1][0]

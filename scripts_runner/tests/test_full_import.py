@@ -7,6 +7,7 @@ import json
 import pytest
 
 from core.models import JobStatus
+from devtools.fakes.shopify import FakeShopify
 from import_manager.models import ImportRowError, ImportRun
 from product.models import Product
 from webhook.models import DeliveryStatus, EventType, WebhookDelivery
@@ -14,7 +15,6 @@ from webhook.services import delivery
 
 from .ftp_server import FTP_PASSWORD, FTP_USER, ftp_server
 from .helpers import log_lines, run_script
-from .shopify_fake import FakeShopify
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
 

@@ -6,10 +6,10 @@ import json
 import pytest
 
 from core.models import JobStatus
+from devtools.fakes.shopify import FakeShopify
 from scripts_runner.services.runs import InvalidScriptParameters, create_script_job
 
 from .helpers import log_lines, run_script
-from .shopify_fake import FakeShopify
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
 

@@ -17,6 +17,7 @@ class EventType(models.TextChoices):
     PRODUCT_UPDATED = "product.updated", "Product updated"
     PRODUCT_DELETED = "product.deleted", "Product deleted"
     IMPORT_COMPLETED = "import.completed", "Import completed"
+    CODES_POOL_LOW = "codes.pool_low", "Code pool low"
 
 
 #: Sent only by the "test" action; receivers that dispatch on event_type ignore it safely.

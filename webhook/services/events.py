@@ -120,7 +120,19 @@ def sample_data(event_type: str, webhook) -> dict:
             "finished_at": now.isoformat(),
             "summary": {"created": 0, "updated": 0, "failed": 0},
         }
+    if event_type == EventType.CODES_POOL_LOW:
+        return pool_low_data("sample", 3, 10)
     return {"message": "Test event from the platform.", "webhook_id": webhook.pk}
+
+
+def pool_low_data(code_type: str, available: int, low_water_mark: int) -> dict:
+    """The `data` of a `codes.pool_low` event: the type whose available codes fell below
+    its low-water mark, and the counts."""
+    return {
+        "code_type": str(code_type),
+        "available": int(available),
+        "low_water_mark": int(low_water_mark),
+    }
 
 
 # --- signal receivers ----------------------------------------------------------------------
@@ -157,6 +169,10 @@ def on_import_completed(sender, job=None, summary=None, **kwargs):
     _guarded(EventType.IMPORT_COMPLETED, lambda: import_data(job, summary))
 
 
+def on_codes_pool_low(sender, code_type=None, available=0, low_water_mark=0, **kwargs):
+    _guarded(EventType.CODES_POOL_LOW, lambda: pool_low_data(code_type, available, low_water_mark))
+
+
 def connect_receivers() -> None:
     """Connect the event sources (called from WebhookConfig.ready)."""
     from import_manager import signals as import_signals
@@ -175,6 +191,10 @@ def connect_receivers() -> None:
     import_signals.import_completed.connect(
         on_import_completed, dispatch_uid="webhook.import_completed"
     )
+
+    from codes import signals as codes_signals
+
+    codes_signals.pool_low.connect(on_codes_pool_low, dispatch_uid="webhook.codes_pool_low")
 
 
 def send_sample_event(webhook, event_type: str | None = None):

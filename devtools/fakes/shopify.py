@@ -1,10 +1,20 @@
-"""A local stand-in for the Shopify Admin GraphQL API, honouring the contract the uploader uses.
+"""A local stand-in for the Shopify Admin GraphQL API, honouring the contract its clients use.
 
-Implements `productVariants(first, query: "sku:\\"A\\" OR ...")` and aliased
-`productSet(synchronous: true, input: $pN)` mutations over an in-memory store, checks the
-X-Shopify-Access-Token header (401 otherwise), keeps a leaky bucket and answers a request that
-does not fit with a THROTTLED error carrying `extensions.cost.throttleStatus`, and can be told
-to fail the next requests with 429 (Retry-After) or 5xx.
+Implements, over an in-memory store:
+
+- `productVariants(first, query: "sku:\\"A\\" OR ...")` and aliased
+  `productSet(synchronous: true, input: $pN)` mutations (scripts_runner's uploader);
+- `discountRedeemCodeBulkAdd(discountId, codes)` (at most 250 codes a call, else a
+  TOO_MANY_ARGUMENTS user error; an unknown discount is an INVALID one), which answers a
+  `bulkCreation { id }` at once and processes the codes asynchronously, and
+  `discountRedeemCodeBulkCreation(id)`: `done`, `codesCount`, `importedCount`, `failedCount`
+  and `codes(first:) { nodes { code errors { code field message } discountRedeemCode { id } } }`,
+  each failed code with BLANK, TOO_LONG, TAKEN (in the shop already, any letter case) or
+  DUPLICATE (twice in the call) — as Shopify does.
+
+It checks the X-Shopify-Access-Token header (401 otherwise), keeps a leaky bucket and answers a
+request that does not fit with a THROTTLED error carrying `extensions.cost.throttleStatus`, and
+can be told to fail the next requests with 429 (Retry-After) or 5xx.
 """
 
 from __future__ import annotations
@@ -21,6 +31,10 @@ ALIAS_RE = re.compile(r"(\w+):\s*productSet\(synchronous:\s*true,\s*input:\s*\$(
 SKU_RE = re.compile(r'sku:"((?:[^"\\]|\\.)*)"')
 VARIANT_LOOKUP_COST = 2
 PRODUCT_SET_COST = 10
+CODE_BULK_ADD_COST = 10
+MAX_CODES_PER_BULK_ADD = 250
+MAX_CODE_LENGTH = 255
+FIRST_RE = re.compile(r"codes\(first:\s*(\d+)")
 
 
 class FakeShopify:
@@ -36,6 +50,12 @@ class FakeShopify:
         self.throttled = 0
         self.lock = threading.Lock()
         self._ids = itertools.count(1001)
+        #: discount id -> {"title", "codes": {lower code: {"id", "code"}}}
+        self.discounts: dict[str, dict] = {}
+        #: bulk creation id -> its state (see _bulk_add)
+        self.bulk_creations: dict[str, dict] = {}
+        #: queries of a bulk creation answered `done: false` before it is processed
+        self.polls_before_done = 1
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.domain = f"127.0.0.1:{self.server.server_address[1]}"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
@@ -65,6 +85,29 @@ class FakeShopify:
             if any(v["sku"].casefold() == sku.casefold() for v in product["variants"]):
                 return product
         return None
+
+    def add_discount(self, title: str = "Discount") -> str:
+        """A code discount (DiscountCodeNode) to add redeem codes to; returns its id."""
+        discount_id = f"gid://shopify/DiscountCodeNode/{next(self._ids)}"
+        self.discounts[discount_id] = {"title": title, "codes": {}}
+        return discount_id
+
+    def add_shop_code(self, code: str, discount_id: str | None = None) -> None:
+        """A redeem code already in the shop (another discount's, by default)."""
+        if discount_id is None:
+            discount_id = self.add_discount("Other discount")
+        self._store_code(discount_id, code)
+
+    def discount_codes(self, discount_id: str) -> list[str]:
+        return [entry["code"] for entry in self.discounts[discount_id]["codes"].values()]
+
+    def _store_code(self, discount_id: str, code: str) -> dict:
+        entry = {"id": f"gid://shopify/DiscountRedeemCode/{next(self._ids)}", "code": code}
+        self.discounts[discount_id]["codes"][code.casefold()] = entry
+        return entry
+
+    def _shop_has(self, code: str) -> bool:
+        return any(code.casefold() in d["codes"] for d in self.discounts.values())
 
     def fail_next(self, status: int | str, **headers) -> None:
         """The next request gets HTTP `status` (or, for "THROTTLED", finds the bucket empty)."""
@@ -106,8 +149,15 @@ class FakeShopify:
             payload = json.loads(body)
             query, variables = payload["query"], payload.get("variables") or {}
             aliases = ALIAS_RE.findall(query)
+            operation = None
             if aliases:
                 requested = PRODUCT_SET_COST * len(aliases)
+            elif "discountRedeemCodeBulkAdd" in query:
+                operation, requested = self._bulk_add, CODE_BULK_ADD_COST
+            elif "discountRedeemCodeBulkCreation" in query:
+                first = FIRST_RE.search(query)
+                operation = self._bulk_creation
+                requested = 2 + (int(first[1]) if first else 0)
             elif "productVariants" in query:
                 requested = VARIANT_LOOKUP_COST + len(SKU_RE.findall(variables["query"]))
             else:
@@ -127,7 +177,10 @@ class FakeShopify:
                 )
             self.available -= requested
             record["status"] = 200
-            data = self._mutate(aliases, variables) if aliases else self._lookup(variables)
+            if operation is not None:
+                data = operation(query, variables)
+            else:
+                data = self._mutate(aliases, variables) if aliases else self._lookup(variables)
             return 200, {}, {"data": data, "extensions": {"cost": self._cost(requested, requested)}}
 
     def _lookup(self, variables):
@@ -139,6 +192,84 @@ class FakeShopify:
             if variant["sku"].casefold() in wanted
         ]
         return {"productVariants": {"nodes": nodes[: variables.get("first", 50)]}}
+
+    def _bulk_add(self, query, variables):
+        discount_id, codes = variables.get("discountId"), variables.get("codes") or []
+        errors = []
+        if discount_id not in self.discounts:
+            errors.append(
+                {"code": "INVALID", "field": ["discountId"], "message": "Discount does not exist."}
+            )
+        if len(codes) > MAX_CODES_PER_BULK_ADD:
+            errors.append(
+                {
+                    "code": "TOO_MANY_ARGUMENTS",
+                    "field": ["codes"],
+                    "message": f"At most {MAX_CODES_PER_BULK_ADD} codes can be added at once.",
+                }
+            )
+        if errors:
+            return {"discountRedeemCodeBulkAdd": {"bulkCreation": None, "userErrors": errors}}
+        creation_id = f"gid://shopify/DiscountRedeemCodeBulkCreation/{next(self._ids)}"
+        self.bulk_creations[creation_id] = {
+            "discount_id": discount_id,
+            "codes": [str(item.get("code", "")) for item in codes],
+            "polls": 0,
+            "results": None,
+        }
+        return {
+            "discountRedeemCodeBulkAdd": {"bulkCreation": {"id": creation_id}, "userErrors": []}
+        }
+
+    def _process(self, creation: dict) -> list[dict]:
+        """Shopify's asynchronous job: each code is imported or gets its errors."""
+        results, seen = [], set()
+        for code in creation["codes"]:
+            errors = []
+            if not code.strip():
+                errors.append(("BLANK", "Code can't be blank"))
+            elif len(code) > MAX_CODE_LENGTH:
+                errors.append(("TOO_LONG", f"Code is too long (maximum is {MAX_CODE_LENGTH})"))
+            elif code.casefold() in seen:
+                errors.append(("DUPLICATE", "Code is duplicated in this request"))
+            elif self._shop_has(code):
+                errors.append(("TAKEN", "Code must be unique. Please try a different code."))
+            seen.add(code.casefold())
+            entry = None if errors else self._store_code(creation["discount_id"], code)
+            results.append(
+                {
+                    "code": code,
+                    "errors": [
+                        {"code": name, "field": ["code"], "message": message}
+                        for name, message in errors
+                    ],
+                    "discountRedeemCode": {"id": entry["id"]} if entry else None,
+                }
+            )
+        return results
+
+    def _bulk_creation(self, query, variables):
+        creation = self.bulk_creations.get(variables.get("id"))
+        if creation is None:
+            return {"discountRedeemCodeBulkCreation": None}
+        creation["polls"] += 1
+        if creation["results"] is None and creation["polls"] > self.polls_before_done:
+            creation["results"] = self._process(creation)
+        results = creation["results"]
+        first = FIRST_RE.search(query)
+        limit = int(first[1]) if first else 0
+        done = results is not None
+        failed = sum(1 for item in results if item["errors"]) if done else 0
+        return {
+            "discountRedeemCodeBulkCreation": {
+                "id": variables["id"],
+                "done": done,
+                "codesCount": len(creation["codes"]),
+                "importedCount": (len(results) - failed) if done else 0,
+                "failedCount": failed,
+                "codes": {"nodes": results[:limit] if done else []},
+            }
+        }
 
     def _mutate(self, aliases, variables):
         data = {}

@@ -1,0 +1,229 @@
+"""Race-safe, idempotent allocation: hand out one available code of a type and mark it used.
+
+One statement does the work (`ALLOCATE_SQL`):
+
+1. `existing`: an earlier allocation with the same idempotency key, or for the same
+   (type, reference), if any;
+2. `picked`: `UPDATE codes_code SET status = 'used' ... WHERE id = (SELECT ... FOR UPDATE
+   SKIP LOCKED LIMIT 1) RETURNING ...` when there is none: concurrent callers lock different
+   rows, nobody waits for anybody, and a code is never handed out twice. The soonest-expiring
+   unexpired code goes first, then codes without expiry, oldest (lowest UUIDv7) first; an
+   expired or revoked code never qualifies;
+3. `claimed`: the `CodeAllocation` row for it, `ON CONFLICT DO NOTHING` against the unique
+   (type, reference) and key constraints.
+
+Two concurrent calls with the same key or reference both pick a code, but only one claim
+commits: the other's INSERT waits for it, claims nothing, and its transaction is rolled
+back (its code stays available), then it returns the winner's code. So one order never
+gets two codes, whatever the timing.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from functools import cache
+
+from django.db import connection, transaction
+
+from codes.exceptions import (
+    AllocationInProgress,
+    IdempotencyKeyReused,
+    PoolEmpty,
+    UnknownCodeType,
+)
+from codes.models import Code, CodeAllocation
+from codes.rules import CODE_TYPE_MAX_LENGTH
+from core.exceptions import PlatformError
+
+from .pool import check_pool
+
+logger = logging.getLogger(__name__)
+
+MAX_REFERENCE_LENGTH = 255
+MAX_KEY_LENGTH = 255
+
+
+@dataclass(frozen=True)
+class Allocation:
+    """What `allocate_code` returns: the code, and whether this call allocated it (False: an
+    earlier call with the same key or reference did, and this one returns the same code)."""
+
+    code: Code
+    created: bool
+
+    @property
+    def allocated_at(self):
+        return self.code.used_at
+
+
+ALLOCATE_SQL = """
+WITH existing AS (
+    SELECT a.code_id, a.code_type, a.reference, a.idempotency_key
+    FROM codes_codeallocation AS a
+    WHERE (%(key)s <> '' AND a.idempotency_key = %(key)s)
+       OR (%(reference)s <> '' AND a.code_type = %(code_type)s AND a.reference = %(reference)s)
+    ORDER BY (a.idempotency_key = %(key)s) DESC
+    LIMIT 1
+), picked AS (
+    UPDATE codes_code AS c
+    SET status = 'used', used_at = now(), updated_at = now(), reference = %(reference)s,
+        used_by_id = %(actor)s, updated_by_id = %(actor)s
+    WHERE c.id = COALESCE(
+        (SELECT id FROM codes_code
+         WHERE code_type = %(code_type)s AND status = 'available' AND expires_at > now()
+           AND NOT EXISTS (SELECT 1 FROM existing)
+         ORDER BY expires_at, id
+         LIMIT 1 FOR UPDATE SKIP LOCKED),
+        (SELECT id FROM codes_code
+         WHERE code_type = %(code_type)s AND status = 'available' AND expires_at IS NULL
+           AND NOT EXISTS (SELECT 1 FROM existing)
+         ORDER BY id
+         LIMIT 1 FOR UPDATE SKIP LOCKED))
+    RETURNING {returning}
+), claimed AS (
+    INSERT INTO codes_codeallocation
+        (code_id, code_type, reference, idempotency_key, allocated_by_id, allocated_at)
+    SELECT id, %(code_type)s, %(reference)s, %(key)s, %(actor)s, used_at FROM picked
+    ON CONFLICT DO NOTHING
+    RETURNING code_id
+)
+SELECT {picked_columns},
+       EXISTS (SELECT 1 FROM claimed),
+       e.code_id, e.code_type, e.reference, e.idempotency_key,
+       t.slug, t.low_water_mark, t.pool_low_since IS NOT NULL
+FROM (SELECT 1) AS one
+LEFT JOIN picked AS p ON true
+LEFT JOIN existing AS e ON true
+LEFT JOIN codes_codetype AS t ON t.slug = %(code_type)s
+"""
+
+
+@cache
+def _code_columns() -> list[str]:
+    return [field.column for field in Code._meta.concrete_fields]
+
+
+@cache
+def allocate_statement() -> str:
+    """The allocation statement (also what the benchmark's bare SQL function runs)."""
+    columns = _code_columns()
+    return ALLOCATE_SQL.format(
+        returning=", ".join(f"c.{name}" for name in columns),
+        picked_columns=", ".join(f"p.{name}" for name in columns),
+    )
+
+
+class _ClaimLost(Exception):
+    """A concurrent call with the same key or reference committed first."""
+
+
+def allocate_code(
+    code_type: str, *, reference: str = "", idempotency_key: str = "", actor=None
+) -> Allocation:
+    """Hand out one available code of `code_type`, marked used, in one statement.
+
+    Idempotent: a call with the idempotency key (or the (type, reference)) of an earlier
+    allocation returns that allocation's code with `created=False`, never a second code.
+    `reference` is what the code is for (an order id); `actor` the user allocating (or None).
+
+    Raises PoolEmpty (409 `pool_empty`) when no code of the type can be handed out,
+    UnknownCodeType for a type that does not exist, and IdempotencyKeyReused (409) when the
+    key was used before for another type or reference.
+    """
+    params = _params(code_type, reference, idempotency_key, actor)
+    try:
+        with transaction.atomic():
+            allocation, low_water = _allocate(params)
+    except _ClaimLost:
+        found = _existing(params)
+        if found is None:  # the winner rolled back after all: try once more
+            with transaction.atomic():
+                allocation, low_water = _allocate(params, retried=True)
+        else:
+            allocation, low_water = found, None
+    if low_water is not None:
+        mark, already_low = low_water
+        if mark and not already_low:
+            # After commit and outside the statement: the check must never undo or delay a
+            # committed allocation (a failure is only logged).
+            transaction.on_commit(lambda: _check_pool_safely(params["code_type"], mark))
+    return allocation
+
+
+def _params(code_type, reference, idempotency_key, actor) -> dict:
+    code_type = (code_type or "").strip().lower()
+    reference = (reference or "").strip()
+    key = (idempotency_key or "").strip()
+    if not code_type or len(code_type) > CODE_TYPE_MAX_LENGTH:
+        raise UnknownCodeType(code_type)
+    if len(reference) > MAX_REFERENCE_LENGTH:
+        raise _too_long("reference", MAX_REFERENCE_LENGTH)
+    if len(key) > MAX_KEY_LENGTH:
+        raise _too_long("idempotency_key", MAX_KEY_LENGTH)
+    actor_id = actor.pk if actor is not None and getattr(actor, "is_authenticated", False) else None
+    return {"code_type": code_type, "reference": reference, "key": key, "actor": actor_id}
+
+
+def _too_long(field: str, limit: int) -> PlatformError:
+    message = f"{field} is longer than {limit} characters."
+    return PlatformError(message, fields={field: [message]})
+
+
+def _allocate(params: dict, *, retried: bool = False):
+    """Run the statement; returns (Allocation, (low-water mark, already low) or None)."""
+    columns = _code_columns()
+    with connection.cursor() as cursor:
+        cursor.execute(allocate_statement(), params)
+        row = cursor.fetchone()
+    width = len(columns)
+    picked, rest = row[:width], row[width:]
+    claimed, existing_id, existing_type, existing_ref, existing_key = rest[:5]
+    type_slug, low_water_mark, already_low = rest[5:]
+    if existing_id is not None:
+        _check_same_request(params, existing_type, existing_ref, existing_key)
+        return Allocation(code=Code.objects.get(pk=existing_id), created=False), None
+    if picked[0] is None:
+        if type_slug is None:
+            raise UnknownCodeType(params["code_type"])
+        raise PoolEmpty(params["code_type"])
+    if not claimed:
+        if retried:
+            raise AllocationInProgress(
+                "Another request with the same key or reference is being allocated; retry."
+            )
+        raise _ClaimLost()
+    attnames = [field.attname for field in Code._meta.concrete_fields]
+    code = Code.from_db(connection.alias, attnames, picked)
+    return Allocation(code=code, created=True), (low_water_mark, already_low)
+
+
+def _existing(params: dict) -> Allocation | None:
+    """The committed allocation for the key or (type, reference) of `params`, if any."""
+    query = CodeAllocation.objects.select_related("code")
+    found = None
+    if params["key"]:
+        found = query.filter(idempotency_key=params["key"]).first()
+    if found is None and params["reference"]:
+        found = query.filter(code_type=params["code_type"], reference=params["reference"]).first()
+    if found is None:
+        return None
+    _check_same_request(params, found.code_type, found.reference, found.idempotency_key)
+    return Allocation(code=found.code, created=False)
+
+
+def _check_same_request(params: dict, code_type: str, reference: str, key: str) -> None:
+    """A key names one request: reusing it for another type or reference is a conflict."""
+    same_key = bool(params["key"]) and key == params["key"]
+    if same_key and (code_type != params["code_type"] or reference != params["reference"]):
+        raise IdempotencyKeyReused(
+            "This Idempotency-Key was already used for an allocation of type "
+            f"'{code_type}' with reference '{reference}'; use a new key for a new request."
+        )
+
+
+def _check_pool_safely(code_type: str, low_water_mark: int) -> None:
+    try:
+        check_pool(code_type, low_water_mark=low_water_mark)
+    except Exception:
+        logger.exception("checking the pool of code type %s failed", code_type)

@@ -1,0 +1,329 @@
+"""csv/diff: compare two code lists (old, new) by a key column, in bounded memory.
+
+Both files go into unlogged tables through COPY: the raw bytes straight to PostgreSQL's CSV
+parser (a well-formed UTF-8 file), or, for a file it refuses (ragged rows, other encodings,
+a `\\.` line), row by row through Python's csv module. The comparison is then one set-based
+statement in the database, and the report streams out of it with COPY: the worker never
+holds more than a block of either file, whatever their size.
+
+Keys are matched after trimming, and ignoring letter case unless `case_sensitive` (codes
+are unique in any case). The report lists, one line each:
+
+- `added` / `removed`: a key only in the new / old file;
+- `changed`: a key in both whose compared columns (those both headers have) differ, with
+  `changed_columns`;
+- `duplicate_key`: a later occurrence of a key in the same file (the first one is compared);
+- `missing_key`: a row without a key.
+
+Row numbers count the data records of each file from 1 (the header is not a record).
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass, field
+
+import psycopg
+from django.db import DataError, connection, transaction
+
+from core.services.paths import open_output
+from import_manager.services.parsers import CsvReader
+
+from ..exceptions import CodeFileError
+from . import fienta
+from .batches import batch_of, save_batch
+from .files import batch_file, input_path, normalize_header, relative_to_data
+from .staging import Stage, raw_cursor
+
+ADDED, REMOVED, CHANGED = "added", "removed", "changed"
+DUPLICATE_KEY, MISSING_KEY = "duplicate_key", "missing_key"
+CHANGES = (ADDED, REMOVED, CHANGED, DUPLICATE_KEY, MISSING_KEY)
+BLOCK_BYTES = 1 << 20
+_END_MARKERS = (b"\n\\.\n", b"\n\\.\r")
+
+
+@dataclass
+class StagedFile:
+    """One side of the diff: its table, header and columns (`c1` ... `cN`)."""
+
+    side: str
+    stage: Stage
+    header: list[str]
+    rows: int = 0
+    ragged_rows: int = 0
+    normalized: list[str] = field(default_factory=list)
+
+    def column(self, name: str) -> str | None:
+        """The staging column of the header cell named `name` (normalized), or None."""
+        if name not in self.normalized:
+            return None
+        return f"c{self.normalized.index(name) + 1}"
+
+
+def run_csv_diff_job(ctx) -> dict:
+    """The `codes.csv_diff` job (seed: fienta.csv_diff)."""
+    batch = batch_of(ctx.job)
+    params = ctx.params
+    key = normalize_header(params.get("key_column") or "code")
+    old_path = input_path(params["diff_old"], field="diff_old")
+    new_path = input_path(params["diff_new"], field="diff_new")
+    ctx.progress(0, phase="reading old")
+    old = _stage_file(ctx, batch, "old", old_path, progress=(0, 35))
+    ctx.check_cancelled()
+    ctx.progress(35, phase="reading new")
+    new = _stage_file(ctx, batch, "new", new_path, progress=(35, 70))
+    ctx.check_cancelled()
+    for side, path in ((old, old_path), (new, new_path)):
+        if side.column(key) is None:
+            raise CodeFileError(
+                f"{path.name} has no '{key}' column (the key_column); its columns: "
+                f"{', '.join(side.header)}."
+            )
+    ctx.progress(70, phase="comparing")
+    diff = Stage(f"{batch.staging_table}_diff", [])
+    compared, columns = _columns(old, new, key)
+    _compare(diff, old, new, key, compared, columns, bool(params.get("case_sensitive")))
+    ctx.check_cancelled()
+    ctx.progress(90, phase="reporting")
+    counts = _counts(diff)
+    summary = _summary(old, new, diff, key, compared, counts)
+    result = _write_report(diff, batch, columns)
+    save_batch(
+        batch, total_rows=old.rows + new.rows, counts=counts, summary=summary, result_path=result
+    )
+    ctx.log(
+        f"old {old.rows:,} rows, new {new.rows:,} rows: "
+        + ", ".join(f"{name} {counts.get(name, 0):,}" for name in CHANGES)
+        + f", unchanged {summary['unchanged']:,}."
+    )
+    for stage in (old.stage, new.stage, diff):
+        stage.drop()
+    flags = fienta.cli_flags(
+        diffOld=str(old_path),
+        diffNew=str(new_path),
+        headless=bool(params.get("headless")),
+        dryRun=bool(params.get("dry_run")),
+    )
+    summary["fienta"] = fienta.run_fienta_cli(ctx, batch, flags, what="compare code lists")
+    save_batch(batch, summary=summary)
+    return {"batch_id": batch.pk, "counts": counts, **summary}
+
+
+# --- staging ----------------------------------------------------------------------------
+
+
+def _stage_file(ctx, batch, side: str, path, *, progress: tuple[int, int]) -> StagedFile:
+    start, end = progress
+    reader = CsvReader(path)
+    try:
+        reader.open()
+    except Exception as exc:  # ImportFileError and the like: the file cannot be read
+        raise CodeFileError(f"{path.name}: {exc}") from exc
+    try:
+        header = [str(cell) for cell in reader.header]
+        width = max(len(header), 1)
+        columns = [("row_no", "bigint GENERATED BY DEFAULT AS IDENTITY")]
+        columns += [(f"c{n}", "text") for n in range(1, width + 1)]
+        staged = StagedFile(
+            side=side,
+            stage=Stage(f"{batch.staging_table}_{side}", columns),
+            header=header,
+            normalized=[normalize_header(cell) for cell in header],
+        )
+        staged.stage.create()
+
+        def report(fraction: float) -> None:
+            ctx.progress(start + (end - start) * fraction, phase=f"reading {side}")
+
+        if reader.data_offset is None or not _copy_raw(staged, reader, report):
+            ctx.log(f"{path.name}: read row by row (PostgreSQL's CSV reader refused it).")
+            reader.restart()
+            _copy_rows(staged, reader, width, report)
+    finally:
+        reader.close()
+    with connection.cursor() as cursor:
+        table = staged.stage.name
+        blank = " AND ".join(f"coalesce({name}, '') = ''" for name, _ in columns[1:])
+        cursor.execute(f"DELETE FROM {table} WHERE {blank}")  # noqa: S608 - blank lines
+        cursor.execute(f"SELECT count(*) FROM {table}")  # noqa: S608
+        staged.rows = cursor.fetchone()[0]
+        cursor.execute(f"ANALYZE {table}")
+    ctx.log(f"{path.name}: {staged.rows:,} rows, columns {', '.join(header)}.")
+    return staged
+
+
+def _copy_raw(staged: StagedFile, reader, report) -> bool:
+    """COPY the file's bytes as they are; False (and nothing staged) when PostgreSQL
+    refuses them."""
+    names = ", ".join(name for name, _ in staged.stage.columns[1:])
+    delimiter = reader.delimiter.replace("'", "''")
+    try:
+        with (
+            transaction.atomic(),
+            connection.cursor() as cursor,
+            raw_cursor(cursor).copy(
+                f"COPY {staged.stage.name} ({names}) FROM STDIN "
+                f"WITH (FORMAT csv, DELIMITER '{delimiter}')"
+            ) as copy,
+        ):
+            previous = b"\n"
+            for block in reader.data_blocks(BLOCK_BYTES):
+                # PostgreSQL before 18 ends the data at a line holding only \. even in CSV:
+                # the rest of the file would be lost without a word.
+                if any(marker in previous[-2:] + block for marker in _END_MARKERS):
+                    raise _Refused()
+                copy.write(block)
+                previous = block
+                report(reader.fraction())
+            if previous.endswith(b"\\.") and previous[-3:-2] in (b"\n", b""):
+                raise _Refused()
+    except (_Refused, psycopg.DataError, DataError):
+        return False
+    return True
+
+
+class _Refused(Exception):
+    pass
+
+
+def _copy_rows(staged: StagedFile, reader, width: int, report) -> None:
+    def rows():
+        for number, values in reader.rows():
+            if len(values) != width:
+                if values:
+                    staged.ragged_rows += 1
+                values = (list(values) + [""] * width)[:width]
+            yield (number, *values)
+
+    staged.stage.copy_in(rows(), on_chunk=lambda n: report(reader.fraction()))
+
+
+# --- the comparison ---------------------------------------------------------------------
+
+
+def _columns(old: StagedFile, new: StagedFile, key: str):
+    """(compared columns: names in both headers but the key, report columns: every name
+    of either header but the key, old's order first)."""
+    names = [name for name in old.normalized if name != key and name]
+    names += [name for name in new.normalized if name != key and name and name not in names]
+    compared = [name for name in names if old.column(name) and new.column(name)]
+    return compared, list(dict.fromkeys(names))
+
+
+def _key_sql(alias: str, column: str, case_sensitive: bool) -> str:
+    value = f"btrim(coalesce({alias}.{column}, ''))"
+    return value if case_sensitive else f"lower({value})"
+
+
+def _compare(diff: Stage, old, new, key, compared, columns, case_sensitive: bool) -> None:
+    def side_sql(staged: StagedFile) -> str:
+        key_column = staged.column(key)
+        values = ", ".join(
+            f"t.{staged.column(name)} AS v{i}" if staged.column(name) else f"NULL::text AS v{i}"
+            for i, name in enumerate(columns)
+        )
+        values = f", {values}" if values else ""
+        k = _key_sql("t", key_column, case_sensitive)
+        shown_key = f"btrim(coalesce(t.{key_column}, ''))"
+        nth = f"row_number() OVER (PARTITION BY {k} ORDER BY t.row_no) AS nth"
+        table = staged.stage.name
+        return f"SELECT t.row_no, {k} AS k, {shown_key} AS key{values}, {nth} FROM {table} AS t"  # noqa: S608
+
+    differs = [
+        f"CASE WHEN coalesce(o.v{i}, '') <> coalesce(n.v{i}, '') THEN {_literal(name)} END"
+        for i, name in enumerate(columns)
+        if name in compared
+    ]
+    changed_columns = f"array_to_string(ARRAY[{', '.join(differs)}], ';')" if differs else "''"
+    any_difference = (
+        " OR ".join(
+            f"coalesce(o.v{i}, '') <> coalesce(n.v{i}, '')"
+            for i, name in enumerate(columns)
+            if name in compared
+        )
+        or "false"
+    )
+    value_columns = "".join(f", o.v{i} AS old_{i}, n.v{i} AS new_{i}" for i in range(len(columns)))
+    only_old = "".join(f", v{i} AS old_{i}, NULL AS new_{i}" for i in range(len(columns)))
+    only_new = "".join(f", NULL AS old_{i}, v{i} AS new_{i}" for i in range(len(columns)))
+    query = f"""
+        CREATE UNLOGGED TABLE {diff.name} AS
+        WITH o AS MATERIALIZED ({side_sql(old)}), n AS MATERIALIZED ({side_sql(new)})
+        SELECT '{MISSING_KEY}'::text AS change, key, row_no AS old_row, NULL::bigint AS new_row,
+               '' AS changed_columns{only_old}
+        FROM o WHERE k = ''
+        UNION ALL
+        SELECT '{MISSING_KEY}', key, NULL, row_no, ''{only_new} FROM n WHERE k = ''
+        UNION ALL
+        SELECT '{DUPLICATE_KEY}', key, row_no, NULL, ''{only_old} FROM o WHERE k <> '' AND nth > 1
+        UNION ALL
+        SELECT '{DUPLICATE_KEY}', key, NULL, row_no, ''{only_new} FROM n WHERE k <> '' AND nth > 1
+        UNION ALL
+        SELECT CASE WHEN o.row_no IS NULL THEN '{ADDED}' WHEN n.row_no IS NULL THEN '{REMOVED}'
+                    ELSE '{CHANGED}' END,
+               coalesce(n.key, o.key), o.row_no, n.row_no,
+               CASE WHEN o.row_no IS NULL OR n.row_no IS NULL THEN '' ELSE {changed_columns} END
+               {value_columns}
+        FROM (SELECT * FROM o WHERE k <> '' AND nth = 1) AS o
+        FULL JOIN (SELECT * FROM n WHERE k <> '' AND nth = 1) AS n ON o.k = n.k
+        WHERE o.row_no IS NULL OR n.row_no IS NULL OR {any_difference}
+    """  # noqa: S608 - table names are ours; header names go in as quoted literals
+    with connection.cursor() as cursor:
+        cursor.execute(f"DROP TABLE IF EXISTS {diff.name}")
+        cursor.execute(query)
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _counts(diff: Stage) -> dict:
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT change, count(*) FROM {diff.name} GROUP BY change")  # noqa: S608
+        found = dict(cursor.fetchall())
+    return {name: found.get(name, 0) for name in CHANGES}
+
+
+def _summary(old: StagedFile, new: StagedFile, diff: Stage, key: str, compared, counts) -> dict:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT count(*) FILTER (WHERE change = %s AND old_row IS NOT NULL), "  # noqa: S608
+            f"count(*) FILTER (WHERE change = %s AND old_row IS NOT NULL) FROM {diff.name}",
+            [MISSING_KEY, DUPLICATE_KEY],
+        )
+        old_missing, old_duplicates = cursor.fetchone()
+    # Keys compared on both sides: old's first occurrences that were not removed.
+    matched = old.rows - old_missing - old_duplicates - counts[REMOVED]
+    return {
+        "key_column": key,
+        "old_rows": old.rows,
+        "new_rows": new.rows,
+        "compared_columns": compared,
+        "columns_only_in_old": [n for n in old.normalized if n and n not in new.normalized],
+        "columns_only_in_new": [n for n in new.normalized if n and n not in old.normalized],
+        "ragged_rows": {"old": old.ragged_rows, "new": new.ragged_rows},
+        "unchanged": matched - counts[CHANGED],
+        **counts,
+    }
+
+
+def _write_report(diff: Stage, batch, columns: list[str]) -> str:
+    path = batch_file(batch, "diff.csv")
+    header = ["change", "key", "old_row", "new_row", "changed_columns"]
+    for name in columns:
+        header += [f"old:{name}", f"new:{name}"]
+    values = "".join(f", old_{i}, new_{i}" for i in range(len(columns)))
+    query = (
+        f"SELECT change, key, old_row, new_row, changed_columns{values} "  # noqa: S608
+        f"FROM {diff.name} ORDER BY key, change, coalesce(new_row, old_row)"
+    )
+    with open_output(path, "w") as handle:
+        csv.writer(handle).writerow(header)
+    with (
+        open_output(path, "ab") as handle,
+        connection.cursor() as cursor,
+        raw_cursor(cursor).copy(f"COPY ({query}) TO STDOUT WITH (FORMAT csv)") as copy,
+    ):
+        for block in copy:
+            handle.write(block)
+    return relative_to_data(path)
