@@ -30,6 +30,10 @@ CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 CORS_ALLOWED_ORIGINS = env.list("CORS_ALLOWED_ORIGINS", default=[])
 # Whether those origins may send cookies (django-cors-headers and the Socket.IO endpoint).
 CORS_ALLOW_CREDENTIALS = env.bool("CORS_ALLOW_CREDENTIALS", default=False)
+# Keys of the secrets stored encrypted (core.fields.EncryptedTextField), newest first; each a
+# Fernet key. Unset: one derived from SECRET_KEY (a deployment check warns). Rotation: put a
+# new key first, run `manage.py rotate_field_encryption`, then drop the old key.
+FIELD_ENCRYPTION_KEYS = env.list("FIELD_ENCRYPTION_KEYS", default=[])
 
 # Platform directories. Data files (uploads, script inputs/outputs) live under DATA_DIR;
 # scripts may only touch files inside it.

@@ -10,6 +10,7 @@ class CoreConfig(AppConfig):
         from django.utils.module_loading import autodiscover_modules
 
         from . import (
+            checks,  # noqa: F401  (settings checks)
             schema,  # noqa: F401  (OpenAPI extension for the bearer authentication)
             signals,  # noqa: F401  (role groups after migrate)
             throttles,  # noqa: F401  (start-up check of the rate limit settings)

@@ -74,3 +74,10 @@ class JobCancelled(Exception):
 
 class JobStopRequested(JobCancelled):
     """Raised at a safe point of a job whose worker is shutting down: it is re-queued."""
+
+
+class UndecryptableSecret(PlatformError):
+    """A stored secret none of FIELD_ENCRYPTION_KEYS opens (a key removed too early)."""
+
+    code = "undecryptable_secret"
+    status = 500

@@ -4,6 +4,7 @@ from django.contrib.postgres.indexes import GinIndex
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
+from core.fields import EncryptedTextField
 from core.models import TimeStampedModel
 from webhook.services.headers import validate_custom_headers
 from webhook.services.signing import generate_secret
@@ -34,9 +35,9 @@ class Webhook(TimeStampedModel):
         help_text="Events this webhook receives.",
     )
     is_enabled = models.BooleanField(default=True)
-    # Stored in clear on purpose: it must be recoverable to sign each request (a hash could
-    # not sign). It is never serialized, shown in the admin or logged; shown once on create.
-    secret = models.CharField(max_length=100, default=generate_secret, editable=False)
+    # Encrypted at rest, not hashed: each request is signed with it, so it must be
+    # recoverable. Never serialized, shown in the admin or logged; shown once on create.
+    secret = EncryptedTextField(default=generate_secret, editable=False)
     headers = models.JSONField(
         default=dict,
         blank=True,
@@ -69,7 +70,6 @@ class Webhook(TimeStampedModel):
                 name="webhook_timeout_range",
             ),
             models.CheckConstraint(condition=~models.Q(url=""), name="webhook_url_not_empty"),
-            models.CheckConstraint(condition=~models.Q(secret=""), name="webhook_secret_not_empty"),
             models.CheckConstraint(
                 condition=~models.Q(event_types=[])
                 & models.Q(event_types__contained_by=EventType.values),
