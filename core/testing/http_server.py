@@ -110,7 +110,7 @@ class ScriptedServer:
             def do_GET(self):
                 server._answer(self)
 
-            do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_GET
+            do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_GET  # noqa: N815
 
             def log_message(self, *args):
                 pass
