@@ -482,13 +482,14 @@ def run_job(base_url: str, token: str, path: str, body: dict) -> tuple[Job, floa
 
 
 def job_phases(job: Job) -> str:
-    """The job log's lines with their times (what took how long)."""
-    from core.services.job_logs import iter_job_log
+    """The job log's last lines (each phase logs how long it took)."""
+    from core.services.job_logs import log_chunk
 
-    text = "".join(
-        part.decode() if isinstance(part, bytes) else part for part in iter_job_log(job.pk)
-    )
-    return "\n".join(f"      {line}" for line in text.splitlines()[-12:])
+    lines, after = [], 0
+    while rows := log_chunk(job.pk, after):
+        lines += [line for _, line in rows]
+        after = rows[-1][0]
+    return "\n".join(f"      {line}" for line in lines[-12:])
 
 
 def write_codes_csv(path: Path, count: int) -> None:
