@@ -19,6 +19,7 @@ A dry run does 1, 2 and 4 (outcome `would_create`) and runs the CLI with --dryRu
 from __future__ import annotations
 
 import datetime as dt
+import time
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
@@ -45,7 +46,15 @@ from ..rules import (
 )
 from . import fienta, shopify
 from .batches import batch_of, save_batch
-from .files import batch_file, find_column, input_path, open_table, relative_to_data
+from .create_fast import stage_csv_fast
+from .files import (
+    batch_file,
+    find_column,
+    input_path,
+    open_table,
+    relative_to_data,
+    table_format,
+)
 from .patterns import DEFAULT_CHARSET, batch_key, generate_codes
 from .pool import check_pools
 from .staging import Stage, copy_out
@@ -108,21 +117,28 @@ def run_create_codes_job(ctx) -> dict:
     stage = Stage(batch.staging_table, STAGE_COLUMNS)
     defaults = Defaults.from_params(params)
     ctx.progress(0, phase="reading")
+    started = time.monotonic()
     stage.create()
     if params.get("pattern"):
         total = _stage_pattern(ctx, batch, stage, params, defaults)
     else:
         total = _stage_file(ctx, stage, input_path(params["csv_path"]), defaults)
+        ctx.log(f"Staged in {time.monotonic() - started:.2f} s.")
+        started = time.monotonic()
         _check_rows(stage, batch.pk)
+        ctx.log(f"Duplicates and taken codes checked in {time.monotonic() - started:.2f} s.")
     ctx.check_cancelled()
     created = 0
     if not dry_run:
         ctx.progress(60, phase="writing")
+        started = time.monotonic()
         created = _apply(stage, batch)
-        ctx.log(f"{created:,} codes created.")
+        ctx.log(f"{created:,} codes created in {time.monotonic() - started:.2f} s.")
     ctx.progress(80, phase="reporting")
+    started = time.monotonic()
     counts = _counts(stage, WOULD_CREATE if dry_run else CREATED)
     result = _write_report(stage, batch, dry_run, has_shopify=False)
+    ctx.log(f"Result file written in {time.monotonic() - started:.2f} s.")
     save_batch(batch, total_rows=total, counts=counts, result_path=result)
     ctx.log("Outcomes: " + ", ".join(f"{name} {n:,}" for name, n in sorted(counts.items())))
     summary = {"codes_created": created}
@@ -252,6 +268,18 @@ def _stage_file(ctx, stage: Stage, path, defaults: Defaults) -> int:
         rows = RowReader(reader.header, defaults)
         ctx.log(f"Reading {path.name}: columns {', '.join(map(str, reader.header))}.")
 
+        def progress(count):
+            ctx.progress(40 * reader.fraction(), phase="reading", rows=count)
+
+        if table_format(path) == "csv":
+            fraction = lambda value: ctx.progress(40 * value, phase="reading")  # noqa: E731
+            total = stage_csv_fast(ctx, stage, reader, rows, defaults, fraction)
+            if total is not None:
+                _index_stage(stage)
+                ctx.log(f"{total:,} rows read.")
+                return total
+            reader.restart()
+
         def staged():
             if rows.headerless:
                 yield rows.row(1, reader.header)
@@ -261,9 +289,6 @@ def _stage_file(ctx, stage: Stage, path, defaults: Defaults) -> int:
                     raise CodeFileError(f"The file has more than {limit:,} rows.")
                 if any(value not in (None, "") for value in values):
                     yield rows.row(number + offset, values)
-
-        def progress(count):
-            ctx.progress(40 * reader.fraction(), phase="reading", rows=count)
 
         total = stage.copy_in(staged(), on_chunk=progress)
     _index_stage(stage)

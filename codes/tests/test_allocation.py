@@ -4,7 +4,7 @@ import threading
 from datetime import timedelta
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 from django.utils import timezone
 
 from codes.exceptions import IdempotencyKeyReused, PoolEmpty, UnknownCodeType
@@ -189,3 +189,60 @@ def test_pool_low_is_sent_once_per_shortage_after_commit():
         assert len(received) == 2 and received[1]["available"] == 2
     finally:
         pool_low.disconnect(receiver)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_call_whose_claim_lost_rolls_its_code_back_and_returns_the_winners():
+    make_codes(5)
+    winner_claimed, release = threading.Event(), threading.Event()
+    results = {}
+
+    def winner():
+        try:
+            with transaction.atomic():
+                results["winner"] = allocate_code("discount", reference="order-7").code.pk
+                winner_claimed.set()
+                release.wait(30)
+        finally:
+            connection.close()
+
+    def loser():
+        try:
+            results["loser"] = allocate_code("discount", reference="order-7")
+        finally:
+            connection.close()
+
+    first = threading.Thread(target=winner)
+    first.start()
+    assert winner_claimed.wait(30)
+    second = threading.Thread(target=loser)
+    second.start()
+    second.join(0.5)  # its claim waits for the winner's uncommitted one
+    release.set()
+    first.join(30)
+    second.join(30)
+
+    assert results["loser"].created is False
+    assert results["loser"].code.pk == results["winner"]
+    assert Code.objects.filter(status=CodeStatus.USED).count() == 1
+    assert CodeAllocation.objects.count() == 1
+
+
+def test_the_pool_is_counted_only_when_it_may_be_near_its_mark(
+    monkeypatch, django_capture_on_commit_callbacks
+):
+    counted = []
+    monkeypatch.setattr(
+        "codes.services.allocation.check_pool",
+        lambda code_type, low_water_mark: counted.append(low_water_mark),
+    )
+    CodeType.objects.create(slug="discount", low_water_mark=3)
+    make_codes(6)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        for _ in range(3):  # 6, 5, 4 available before: at least the mark after
+            allocate_code("discount")
+    assert counted == []
+    with django_capture_on_commit_callbacks(execute=True):
+        allocate_code("discount")  # 3 available before: 2 after, below the mark
+    assert counted == [3]
