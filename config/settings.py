@@ -543,5 +543,8 @@ LOGGING = {
         # httpx logs every request URL (query strings included) at INFO.
         "httpx": {"level": "WARNING", "propagate": True},
         "httpcore": {"level": "WARNING", "propagate": True},
+        # uvicorn's access log writes each URL with its query string: WebSocket clients may
+        # pass ?token=<JWT>. Its lines go through our redacting handlers instead of its own.
+        "uvicorn.access": {"handlers": [], "propagate": True},
     },
 }

@@ -1,5 +1,6 @@
 """Secrets never reach the logs."""
 
+import copy
 import logging
 
 from core.logging import REDACTED, RedactSecretsFilter, redact
@@ -42,3 +43,36 @@ def test_api_logs_do_not_contain_login_passwords(client, caplog, db):
             content_type="application/json",
         )
     assert "TopSecret-123" not in caplog.text
+
+
+def test_uvicorn_access_lines_go_through_the_redacting_handlers(settings, tmp_path):
+    import logging.config
+
+    config = copy.deepcopy(settings.LOGGING)
+    log_file = tmp_path / "app.log"
+    for handler in config["handlers"].values():
+        if "filename" in handler:
+            handler["filename"] = str(log_file)
+    uvicorn_logger = logging.getLogger("uvicorn.access")
+    # What uvicorn configures before Django starts: its own handler, no propagation.
+    uvicorn_logger.addHandler(logging.StreamHandler())
+    uvicorn_logger.propagate = False
+    logging.config.dictConfig(config)
+    try:
+        token = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.c2lnbmF0dXJlLXBhcnQ"
+        uvicorn_logger.info(
+            '%s - "%s %s HTTP/%s" %d',
+            "127.0.0.1:5000",
+            "GET",
+            f"/ws/jobs/?token={token}",
+            "1.1",
+            101,
+        )
+        for handler in logging.getLogger().handlers:
+            handler.flush()
+        written = log_file.read_text()
+        assert "/ws/jobs/?token=[REDACTED]" in written
+        assert token not in written
+        assert uvicorn_logger.handlers == [] and uvicorn_logger.propagate
+    finally:
+        logging.config.dictConfig(settings.LOGGING)
