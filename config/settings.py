@@ -188,6 +188,9 @@ JOB_RETENTION_DAYS = env.int("JOB_RETENTION_DAYS", default=30)
 JOB_HEARTBEAT_SECONDS = env.float("JOB_HEARTBEAT_SECONDS", default=2.0)
 JOB_LOST_AFTER_SECONDS = env.float("JOB_LOST_AFTER_SECONDS", default=7.0)
 JOB_MAX_ATTEMPTS = env.int("JOB_MAX_ATTEMPTS", default=3)
+# A pending job no worker has taken this long after its task was sent is sent again by
+# housekeeping (a broker that lost its data lost the message; a duplicate does nothing).
+JOB_PENDING_RESEND_SECONDS = env.int("JOB_PENDING_RESEND_SECONDS", default=900)
 # Log lines are batched: a busy job flushes to the database/file/live stream at most this
 # often (seconds) or once this many lines wait; a line after a quiet spell goes at once.
 JOB_LOG_FLUSH_INTERVAL = env.float("JOB_LOG_FLUSH_INTERVAL", default=0.01)

@@ -10,7 +10,7 @@ from django.utils import timezone
 from core.models import Job
 from core.models.job import TERMINAL_STATUSES
 
-from .job_recovery import find_lost_jobs
+from .job_recovery import find_lost_jobs, resend_stale_pending_jobs
 
 logger = logging.getLogger(__name__)
 
@@ -30,6 +30,10 @@ def delete_expired_jobs(now=None) -> int:
 def run_housekeeping() -> dict:
     # Workers find lost jobs within seconds themselves (job_recovery.JobMonitor); this is the
     # last resort when no worker runs at all.
-    summary = {"deleted_jobs": delete_expired_jobs(), "lost_jobs": find_lost_jobs()}
+    summary = {
+        "deleted_jobs": delete_expired_jobs(),
+        "lost_jobs": find_lost_jobs(),
+        "resent_jobs": resend_stale_pending_jobs(),
+    }
     logger.info("housekeeping: %s", summary)
     return summary

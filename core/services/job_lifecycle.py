@@ -38,9 +38,17 @@ def enqueue_after_commit(job: Job) -> None:
 
 def _enqueue(job: Job) -> None:
     """Queue the job's Celery task (called after the job's row is committed)."""
+    # Stamped before sending: if the send fails, the re-send sweep tries again later.
+    Job.objects.filter(pk=job.pk).update(enqueued_at=timezone.now())
     current_app.send_task(
         RUN_JOB_TASK, args=[str(job.id)], queue=job.queue, task_id=job.celery_task_id
     )
+
+
+def resend_pending_job(job: Job) -> None:
+    """Send a pending job's task again, with the same task id: if the first message still
+    arrives, whichever comes second finds the job claimed and does nothing."""
+    _enqueue(job)
 
 
 def revoke_task(task_id: str, *, terminate: bool = False) -> None:

@@ -28,7 +28,7 @@ import uuid
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import close_old_connections, transaction
+from django.db import close_old_connections, models, transaction
 from django.utils import timezone
 
 from core.exceptions import UnknownJobKind
@@ -36,7 +36,7 @@ from core.models import Job, JobStatus
 
 from . import live
 from .job_kinds import get_job_kind
-from .job_lifecycle import announce_job_finished, enqueue_after_commit
+from .job_lifecycle import announce_job_finished, enqueue_after_commit, resend_pending_job
 from .job_stream import append_lines
 from .sandbox import sweep_job_processes
 
@@ -160,6 +160,32 @@ def _tell(job: Job, outcome: str, lines: list[str]) -> None:
         )
     else:
         announce_job_finished(job)
+
+
+def resend_stale_pending_jobs(now=None) -> int:
+    """Send again the pending jobs no worker has taken JOB_PENDING_RESEND_SECONDS after their
+    last send: a broker that lost its data (Redis restarted without persistence) lost their
+    messages, and nothing else would ever run them. Each is logged in the job's log."""
+    now = now or timezone.now()
+    cutoff = now - timedelta(seconds=settings.JOB_PENDING_RESEND_SECONDS)
+    stale = Job.objects.filter(status=JobStatus.PENDING, created_at__lt=cutoff).filter(
+        models.Q(enqueued_at__lt=cutoff) | models.Q(enqueued_at__isnull=True)
+    )
+    resent = 0
+    for job in stale.only("pk", "queue", "celery_task_id", "enqueued_at", "created_at"):
+        waited = (now - (job.enqueued_at or job.created_at)).total_seconds()
+        # Logged first: once sent, the job's own lines may start at any moment.
+        append_lines(
+            job.pk,
+            [
+                f"No worker took this job {waited:.0f} s after it was queued: sent to the "
+                f"'{job.queue}' queue again (the broker may have lost the message)."
+            ],
+        )
+        resend_pending_job(job)
+        logger.warning("job %s: pending for %.0f s, sent to its queue again", job.pk, waited)
+        resent += 1
+    return resent
 
 
 def find_lost_jobs(now=None) -> int:
