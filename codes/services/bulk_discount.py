@@ -58,9 +58,14 @@ def filtered_codes(filters: dict):
             fields={"filter": {name: ["Unknown filter."] for name in unknown}},
         )
     data = QueryDict(mutable=True)
+    nested = {}
     for name, value in filters.items():
         values = value if isinstance(value, list) else [value]
+        if any(isinstance(item, dict | list) for item in values):
+            nested[name] = ["A value or a list of values."]
         data.setlist(name, [_filter_text(item) for item in values])
+    if nested:
+        raise PlatformError("Invalid filter.", fields={"filter": nested})
     filterset = CodeFilter(data=data, queryset=Code.objects.all())
     if not filterset.is_valid():
         errors = {key: list(messages) for key, messages in filterset.errors.items()}

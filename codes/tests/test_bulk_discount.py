@@ -159,6 +159,8 @@ def test_running_the_update_again_converges(client_for):
         {"filter": {"status": "lost"}, "discount_percent": 10},
         {"filter": {"colour": "red"}, "discount_percent": 10},
         {"filter": "campaign=x", "discount_percent": 10},
+        {"filter": {"prefix": {"a": 1}}, "discount_percent": 10},
+        {"codes": [], "discount_percent": 10},
         {"csv_path": "../outside.csv", "discount_percent": 10},
     ],
 )

@@ -228,6 +228,7 @@ def test_running_the_rename_again_after_it_applied_converges(client_for):
         {"codes": ["A"], "csv_path": "a.csv", "rename_prefix": "M-"},
         {"codes": ["A"], "rename_prefix": "M-", "colour": "red"},
         {"codes": "A", "rename_prefix": "M-"},
+        {"codes": [], "rename_prefix": "M-"},
     ],
 )
 def test_bad_rename_requests_are_a_400_and_start_nothing(client_for, body):
