@@ -113,6 +113,7 @@ class _CodeListSerializer(_JobOptions):
     codes = serializers.ListField(
         child=serializers.CharField(max_length=CODE_MAX_LENGTH + 100, allow_blank=True),
         required=False,
+        allow_empty=False,
         max_length=100_000,
         help_text="The codes themselves, instead of a file.",
     )

@@ -12,6 +12,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from django.db import connection, transaction
+from django.http import QueryDict
 from django.utils import timezone
 
 from core.exceptions import PlatformError
@@ -46,14 +47,36 @@ STAGE_COLUMNS = [
 
 
 def filtered_codes(filters: dict):
-    """The codes a filter selects (validated like the list's query string)."""
-    filterset = CodeFilter(
-        data={key: str(value) for key, value in filters.items()}, queryset=Code.objects.all()
-    )
+    """The codes a filter selects (validated like the list's query string: a value or a list
+    of values per name). A name the list does not know is refused: ignoring it would select
+    every code."""
+    unknown = sorted(str(name) for name in filters if name not in CodeFilter.base_filters)
+    if unknown:
+        known = ", ".join(sorted(CodeFilter.base_filters))
+        raise PlatformError(
+            f"Unknown filter {', '.join(unknown)}; the filters are {known}.",
+            fields={"filter": {name: ["Unknown filter."] for name in unknown}},
+        )
+    data = QueryDict(mutable=True)
+    nested = {}
+    for name, value in filters.items():
+        values = value if isinstance(value, list) else [value]
+        if any(isinstance(item, dict | list) for item in values):
+            nested[name] = ["A value or a list of values."]
+        data.setlist(name, [_filter_text(item) for item in values])
+    if nested:
+        raise PlatformError("Invalid filter.", fields={"filter": nested})
+    filterset = CodeFilter(data=data, queryset=Code.objects.all())
     if not filterset.is_valid():
         errors = {key: list(messages) for key, messages in filterset.errors.items()}
         raise PlatformError("Invalid filter.", fields={"filter": errors})
     return filterset.qs.order_by("id")
+
+
+def _filter_text(value) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return "" if value is None else str(value)
 
 
 def run_update_discount_job(ctx) -> dict:

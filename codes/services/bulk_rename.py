@@ -31,6 +31,8 @@ from .staging import Stage, copy_out
 RENAMED = "renamed"
 WOULD_RENAME = "would_rename"
 UNCHANGED = "unchanged"
+#: A row that could be renamed, held back because others cannot (all or nothing).
+NOT_RENAMED = "not_renamed"
 IN_USE = "in_use"
 REVOKED = "revoked"
 CONFLICT = "conflict"
@@ -43,12 +45,14 @@ RENAME_MESSAGES = {
     CONFLICT: "Another code already has the new name",
     TOO_LONG: f"The new name would be longer than {CODE_MAX_LENGTH} characters.",
     RENAMED: "Renamed by an earlier attempt of this batch.",
+    NOT_RENAMED: "Not renamed: other listed codes cannot be renamed (all or nothing).",
 }
 
 STAGE_COLUMNS = [
     ("row_no", "bigint"),
     ("code", "text"),
     ("code_id", "uuid"),
+    ("current_code", "text"),  # the code's stored text (the list may spell it otherwise)
     ("status", "text"),
     ("new_code", "text"),
     ("outcome", "text"),
@@ -74,13 +78,17 @@ def run_rename_codes_job(ctx) -> dict:
     _plan(stage, params)
     counts = outcome_counts(stage, WOULD_RENAME if dry_run else RENAMED)
     problems = {name: n for name, n in counts.items() if name not in (*FINE, WOULD_RENAME)}
+    # All or nothing: with any problem, the other rows say they were held back, not renamed.
+    ok = NOT_RENAMED if problems else (WOULD_RENAME if dry_run else RENAMED)
+    if problems:
+        counts = outcome_counts(stage, ok)
     ctx.check_cancelled()
     renamed = 0
     if not problems and not dry_run:
         ctx.progress(60, phase="renaming")
         renamed = _apply(stage, batch)
         ctx.log(f"{renamed:,} codes renamed.")
-    result = _write_report(stage, batch, WOULD_RENAME if dry_run else RENAMED)
+    result = _write_report(stage, batch, ok)
     save_batch(batch, total_rows=total, counts=counts, result_path=result)
     ctx.log("Outcomes: " + ", ".join(f"{name} {n:,}" for name, n in sorted(counts.items())))
     summary = {"renamed": renamed, "applied": bool(renamed) or (not problems and not dry_run)}
@@ -145,7 +153,7 @@ def _plan(stage: Stage, params: dict) -> None:
             f"UPDATE {table} SET new_code = {new_name_sql('%(start)s + row_no - 1')}",  # noqa: S608
             values,
         )
-        resolve(stage, extra_set=", status = c.status")
+        resolve(stage, extra_set=", status = c.status, current_code = c.code")
         # Listed by its old name, renamed already by an earlier attempt of this batch.
         cursor.execute(
             f"""
@@ -218,7 +226,7 @@ def _apply(stage: Stage, batch) -> int:
         cursor.execute(
             f"""
             UPDATE codes_code AS c
-            SET code = s.new_code, previous_code = s.code, updated_at = now(),
+            SET code = s.new_code, previous_code = s.current_code, updated_at = now(),
                 updated_by_id = %(user)s
             FROM {table} AS s
             WHERE c.id = s.code_id AND s.outcome IS NULL
@@ -233,6 +241,8 @@ def _apply(stage: Stage, batch) -> int:
 def _write_report(stage: Stage, batch, ok: str) -> str:
     query = (
         f"SELECT row_no AS row, code, new_code, COALESCE(outcome, %s) AS outcome, "  # noqa: S608
-        f"COALESCE(message, '') AS message FROM {stage.name} ORDER BY row_no"
+        f"COALESCE(message, CASE WHEN outcome IS NULL THEN %s END, '') AS message "
+        f"FROM {stage.name} ORDER BY row_no"
     )
-    return relative_to_data(copy_out(query, [ok], batch_file(batch, "results.csv")))
+    held_back = RENAME_MESSAGES[NOT_RENAMED] if ok == NOT_RENAMED else ""
+    return relative_to_data(copy_out(query, [ok, held_back], batch_file(batch, "results.csv")))

@@ -37,12 +37,17 @@ def run_xlsx_to_csv_job(ctx) -> dict:
         ctx.log(f"Converting sheet '{sheet.title}' of {source.name} to {target.name}.")
         expected = max(sheet.max_row or 0, 1)
         rows = columns = 0
+        width = None  # the header's: every row gets at least its columns
         with open_output(target, "w") as handle:
             writer = csv.writer(handle, delimiter=params.get("delimiter") or ",")
             for cells in sheet.iter_rows(values_only=True):
                 values = ["" if cell is None else to_text(cell) for cell in cells]
                 while values and values[-1] == "":
                     values.pop()  # trailing empty cells of a ragged sheet
+                if width is None:
+                    width = len(values)
+                elif len(values) < width:
+                    values += [""] * (width - len(values))  # a CSV of rows of one width
                 writer.writerow(values)
                 rows += 1
                 columns = max(columns, len(values))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import warnings
 from pathlib import Path
 
 from core.models import Job, JobLogLine
@@ -40,3 +41,13 @@ def result_rows(client, job_id) -> list[dict]:
     assert response.status_code == 200, response.content
     text = b"".join(response.streaming_content).decode()
     return list(csv.DictReader(io.StringIO(text)))
+
+
+def log_download(client, job_id) -> str:
+    """GET /api/batch-jobs/{id}/logs, read whole (its body is an async stream)."""
+    response = client.get(f"/api/batch-jobs/{job_id}/logs")
+    assert response.status_code == 200, response.content
+    assert response["Content-Type"].startswith("text/plain")
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "StreamingHttpResponse must consume")
+        return b"".join(response).decode()

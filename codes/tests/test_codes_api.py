@@ -7,7 +7,16 @@ import pytest
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from codes.models import Code, CodeStatus, CodeType
+from codes.models import Code, CodeAllocation, CodeStatus, CodeType
+from core.testing.role_matrix import (
+    CREATE,
+    LIST,
+    PARTIAL_UPDATE,
+    RETRIEVE,
+    UPDATE,
+    RoleMatrix,
+    action,
+)
 
 from .factories import make_codes
 
@@ -235,3 +244,26 @@ def test_viewers_read_but_do_not_write(client_for):
     assert viewer.post("/api/codes", {"code": "V-1"}, format="json").status_code == 403
     assert viewer.post("/api/codes/T-0001/revoke", {}, format="json").status_code == 403
     assert viewer.put("/api/codes/T-0001", {"campaign": "x"}, format="json").status_code == 403
+
+
+class TestCodeRoles(RoleMatrix):
+    """Viewers read codes; operators create, change, allocate, mark used and revoke them."""
+
+    list_url = "/api/codes/"
+    watched_models = (Code, CodeType, CodeAllocation)
+    operations = (LIST, RETRIEVE, CREATE, UPDATE, PARTIAL_UPDATE)
+    create_data = {"code": "ROLES-1", "code_type": "discount", "discount_percent": "10"}
+    update_data = {"campaign": "fall", "discount_percent": "20"}
+    partial_update_data = {"campaign": "winter"}
+    actions = (
+        action("allocate", data={"code_type": "discount", "reference": "order-1"}),
+        action("mark-used", detail=True, data={"reference": "order-2"}),
+        action("revoke", detail=True, data={"reason": "leaked"}),
+    )
+
+    @pytest.fixture
+    def instance(self):
+        return make_codes(1, prefix="ROLE")[0]
+
+    def detail_url(self, instance) -> str:
+        return f"{self.list_url}{instance.code}/"
