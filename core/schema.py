@@ -73,8 +73,14 @@ class PlatformAutoSchema(AutoSchema):
         operation["responses"] = dict(sorted(responses.items()))
         for parameter in operation.get("parameters", []):
             # Every optional query parameter given empty (`?status=`) means "not given".
-            if parameter["in"] == "query" and not parameter.get("required"):
+            # (Not lists of choices: `?status=` names the empty choice, refused.)
+            optional = parameter["in"] == "query" and not parameter.get("required")
+            if optional and parameter.get("schema", {}).get("type") != "array":
                 parameter["allowEmptyValue"] = True
+            schema = parameter.get("schema", {})
+            plain_text = not any(key in schema for key in ("pattern", "format", "enum"))
+            if parameter["in"] == "query" and schema.get("type") == "string" and plain_text:
+                schema["pattern"] = NO_NUL_PATTERN  # refused in every query parameter
         # Here rather than in get_operation_id: ids given with @extend_schema bypass that.
         if self.path.startswith(V1_PREFIX):
             operation["operationId"] = f"v1_{operation['operationId']}"
@@ -183,15 +189,17 @@ class ConstrainedFilterExtension(DjangoFilterExtension):
             if issubclass(filter_field.field_class, IsoDateTimeField):
                 target["pattern"] = STORABLE_OFFSET_PATTERN
             if target.get("type") in ("integer", "number"):
+                form_field = filter_field.field
                 for keyword, option in {"minimum": "min_value", "maximum": "max_value"}.items():
-                    if filter_field.extra.get(option) is not None:
-                        target[keyword] = filter_field.extra[option]
+                    limit = getattr(form_field, option, None)
+                    if limit is not None:
+                        target[keyword] = int(limit) if limit == int(limit) else float(limit)
             if target.get("type") != "string":
                 continue
             for keyword, option in limits.items():
                 if filter_field.extra.get(option) is not None:
                     target[keyword] = filter_field.extra[option]
-            pattern = regex_of(filter_field)
+            pattern = getattr(filter_field, "schema_pattern", None) or regex_of(filter_field)
             if pattern and "pattern" not in target:
                 target["pattern"] = pattern
         return parameters

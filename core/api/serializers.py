@@ -7,7 +7,32 @@ NOT_A_STRING = "Not a valid string."
 NOT_A_BOOLEAN = "Must be a valid boolean."
 NOT_AN_INTEGER = "A valid integer is required."
 NOT_A_NUMBER = "A valid number is required."
-NOT_A_DECIMAL = "Give the number as a string, e.g. \"9.90\"."
+NOT_A_DECIMAL = 'Give the number as a string, e.g. "9.90".'
+
+
+BLANK = "This field may not be blank."
+FORMATTED_TEXT = (
+    serializers.DateTimeField
+    | serializers.DateField
+    | serializers.TimeField
+    | serializers.DurationField
+    | serializers.UUIDField
+    | serializers.DecimalField
+)
+
+
+NUL_IN_JSON = "Must not contain NUL (\\u0000) characters."
+
+
+def _contains_nul(value) -> bool:
+    """NUL anywhere in a JSON value (keys too): PostgreSQL's text and jsonb cannot hold it."""
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_contains_nul(key) or _contains_nul(item) for key, item in value.items())
+    if isinstance(value, list):
+        return any(_contains_nul(item) for item in value)
+    return False
 
 
 def _is_number(value) -> bool:
@@ -40,6 +65,9 @@ def type_error(field, value):
         if keys and all(isinstance(key, str) for key in keys):
             return None if isinstance(value, str) else NOT_A_STRING
         return None
+    if isinstance(field, FORMATTED_TEXT) and isinstance(value, str) and not value.strip():
+        # DRF reads "" as null for nullable ones: the document says a formatted string.
+        return BLANK
     if isinstance(
         field,
         serializers.CharField
@@ -56,6 +84,8 @@ def type_error(field, value):
         return None if _is_number(value) else NOT_A_NUMBER
     if isinstance(field, serializers.DecimalField):
         return None if isinstance(value, str) else NOT_A_DECIMAL
+    if isinstance(field, serializers.JSONField | serializers.DictField) and _contains_nul(value):
+        return NUL_IN_JSON
     if isinstance(field, serializers.ListField) and isinstance(value, list):
         return _item_errors(field.child, enumerate(value))
     if isinstance(field, serializers.DictField) and isinstance(value, dict):
@@ -64,9 +94,9 @@ def type_error(field, value):
         if not isinstance(field.child, StrictFieldsMixin | TypeStrictMixin):
             return _item_errors(field.child, enumerate(value))
         return None
-    if isinstance(field, serializers.Serializer) and isinstance(value, dict):
-        if not isinstance(field, StrictFieldsMixin | TypeStrictMixin):
-            return _field_errors(field, value) or None
+    nested = isinstance(field, serializers.Serializer) and isinstance(value, dict)
+    if nested and not isinstance(field, StrictFieldsMixin | TypeStrictMixin):
+        return _field_errors(field, value) or None
     return None
 
 
@@ -88,6 +118,17 @@ def _field_errors(serializer, data: dict) -> dict:
         if error is not None:
             errors[name] = error if isinstance(error, dict) else [error]
     return errors
+
+
+def optional_object_body(request) -> dict:
+    """The JSON object a request may carry: {} without a body, a 400 for a body that is not
+    an object (`null`, a list, a number)."""
+    if not request.body:
+        return {}
+    data = request.data
+    if not isinstance(data, dict):
+        raise serializers.ValidationError({"non_field_errors": ["The body must be a JSON object."]})
+    return data
 
 
 class TypeStrictMixin:
