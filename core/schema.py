@@ -189,11 +189,7 @@ class ConstrainedFilterExtension(DjangoFilterExtension):
             if issubclass(filter_field.field_class, IsoDateTimeField):
                 target["pattern"] = STORABLE_OFFSET_PATTERN
             if target.get("type") in ("integer", "number"):
-                form_field = filter_field.field
-                for keyword, option in {"minimum": "min_value", "maximum": "max_value"}.items():
-                    limit = getattr(form_field, option, None)
-                    if limit is not None:
-                        target[keyword] = int(limit) if limit == int(limit) else float(limit)
+                target.update(numeric_limits(filter_field.field))
             if target.get("type") != "string":
                 continue
             for keyword, option in limits.items():
@@ -203,6 +199,20 @@ class ConstrainedFilterExtension(DjangoFilterExtension):
             if pattern and "pattern" not in target:
                 target["pattern"] = pattern
         return parameters
+
+
+def numeric_limits(form_field) -> dict:
+    """`minimum` / `maximum` of a number filter, from its form field's limit validators
+    (django-filter's NumberFilter refuses more than 1e50 that way)."""
+    from django.core.validators import MaxValueValidator, MinValueValidator
+
+    limits = {}
+    for validator in form_field.validators:
+        if isinstance(validator, MinValueValidator):
+            limits["minimum"] = validator.limit_value
+        elif isinstance(validator, MaxValueValidator):
+            limits["maximum"] = validator.limit_value
+    return {key: value if isinstance(value, int) else float(value) for key, value in limits.items()}
 
 
 def regex_of(filter_field) -> str | None:
