@@ -136,12 +136,14 @@ class TypeStrictMixin:
     for a string...) with a 400, instead of converting it.
 
     Query strings and form bodies carry only text: they are converted as DRF does. A
-    serializer fed such text in a plain dict says so with `type_strict = False`."""
+    serializer fed such text in a plain dict says so with `type_strict = False`, or its
+    view with the context `{"form_values": True}`."""
 
     type_strict = True
 
     def to_internal_value(self, data):
-        if self.type_strict and isinstance(data, dict) and not isinstance(data, QueryDict):
+        strict = self.type_strict and not self.context.get("form_values")
+        if strict and isinstance(data, dict) and not isinstance(data, QueryDict):
             errors = _field_errors(self, data)
             if errors:
                 raise serializers.ValidationError(errors)
