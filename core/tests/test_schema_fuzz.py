@@ -42,7 +42,10 @@ from core.models import JobStatus
 from core.testing.helpers import make_job
 from import_manager.jobs import CATALOG_IMPORT
 
-pytestmark = pytest.mark.django_db
+# Marked e2e for its length only (no outside process): 160 operations take 4-5 minutes on a
+# shared 2-core machine, over the fast suite's 3-minute allowance for one test. Run it alone
+# with `python3 dev.py test core/tests/test_schema_fuzz.py`.
+pytestmark = [pytest.mark.django_db, pytest.mark.e2e, pytest.mark.timeout(900)]
 
 SEED = int(os.environ.get("SCHEMA_FUZZ_SEED", "20250101"))
 MAX_EXAMPLES = int(os.environ.get("SCHEMA_FUZZ_EXAMPLES", "10"))
