@@ -52,7 +52,7 @@ class EmailSendSerializer(StrictSerializer):
 
 class EmailMessageSerializer(StrictModelSerializer):
     email_id = serializers.IntegerField(source="pk", read_only=True)
-    template = serializers.SlugRelatedField(slug_field="name", read_only=True)
+    template = serializers.SlugRelatedField(slug_field="name", read_only=True, allow_null=True)
     job_id = serializers.UUIDField(read_only=True, allow_null=True)
     code = serializers.SlugRelatedField(slug_field="code", read_only=True, allow_null=True)
 

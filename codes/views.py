@@ -13,7 +13,7 @@ from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
-from core.api.serializers import ErrorSerializer
+from core.api.serializers import ErrorSerializer, optional_object_body
 from core.exceptions import PlatformError
 
 from .filters import CodeFilter
@@ -113,7 +113,7 @@ class CodeViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
     @action(detail=False, methods=["post"])
     def allocate(self, request):
         """Take one available code of the type and mark it used, atomically."""
-        body = AllocateSerializer(data=request.data if request.data else {})
+        body = AllocateSerializer(data=optional_object_body(request))
         body.is_valid(raise_exception=True)
         values = {**body.validated_data}
         for name in ("code_type", "reference"):
@@ -155,7 +155,7 @@ class CodeViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
     )
     @action(detail=True, methods=["post"], url_path="mark-used")
     def mark_used(self, request, code=None):
-        body = MarkUsedSerializer(data=request.data if request.data else {})
+        body = MarkUsedSerializer(data=optional_object_body(request))
         body.is_valid(raise_exception=True)
         change = mark_used(self.get_object(), **body.validated_data, actor=request.user)
         return _changed(change)
@@ -164,7 +164,7 @@ class CodeViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
     @action(detail=True, methods=["post"])
     def revoke(self, request, code=None):
         """Revoke the code (with a reason); revoking it again is a no-op."""
-        body = RevokeSerializer(data=request.data if request.data else {})
+        body = RevokeSerializer(data=optional_object_body(request))
         body.is_valid(raise_exception=True)
         change = revoke(self.get_object(), **body.validated_data, actor=request.user)
         return _changed(change)

@@ -75,7 +75,9 @@ class _AutomationView(APIView):
 
     def post(self, request):
         data = self._data(request)
-        serializer = self.serializer_class(data=data)
+        # A multipart form carries text only (`dry_run=true`): converted, not type-checked.
+        form = hasattr(request.data, "getlist")
+        serializer = self.serializer_class(data=data, context={"form_values": form})
         serializer.is_valid(raise_exception=True)
         params = serializer.to_params()
         source, source_path = self._source(params)

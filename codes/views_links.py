@@ -12,6 +12,7 @@ import redis
 from django.http import HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_safe
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
@@ -190,15 +191,17 @@ class LinkViewSet(
             "batches)."
         ),
         parameters=[
-            OpenApiParameter("from", str, description="First day (YYYY-MM-DD)."),
-            OpenApiParameter("to", str, description="Last day (YYYY-MM-DD)."),
+            OpenApiParameter("from", OpenApiTypes.DATE, description="First day (YYYY-MM-DD)."),
+            OpenApiParameter("to", OpenApiTypes.DATE, description="Last day (YYYY-MM-DD)."),
         ],
         responses={200: dict},
     )
     @action(detail=True, methods=["get"])
     def stats(self, request, short_id=None):
         link = self.get_object()
-        query = LinkStatsQuerySerializer(data=request.query_params)
+        # An empty parameter (`?from=`) is one not given, as for every list filter.
+        given = {key: value for key, value in request.query_params.items() if value != ""}
+        query = LinkStatsQuerySerializer(data=given)
         query.is_valid(raise_exception=True)
         return Response(
             link_stats(link, query.validated_data.get("from"), query.validated_data.get("to"))

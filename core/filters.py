@@ -9,6 +9,7 @@ from datetime import timedelta
 
 import django_filters
 from django import forms
+from django.core.validators import RegexValidator
 from django_filters.constants import EMPTY_VALUES
 from django_filters.fields import IsoDateTimeField
 from rest_framework import serializers
@@ -23,6 +24,9 @@ MIN_SUBSTRING_LENGTH = 3
 # PostgreSQL refuses a time-zone displacement of 16 hours or more ("time zone displacement
 # out of range"), although Python accepts up to 24 hours.
 MAX_UTC_OFFSET = timedelta(hours=15, minutes=59, seconds=59)
+# Jobs' subjects: `app_label.model` and an object's id (a number, a UUID, a slug).
+SUBJECT_TYPE_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*\.[A-Za-z_][A-Za-z0-9_]*$"
+SUBJECT_ID_PATTERN = r"^[A-Za-z0-9_.:-]+$"
 
 
 class StrictBooleanField(forms.Field):
@@ -111,10 +115,21 @@ class JobFilter(CreatedRangeFilterSet):
     subject_type = django_filters.CharFilter(
         method="filter_subject_type",
         max_length=100,
+        validators=[
+            RegexValidator(
+                SUBJECT_TYPE_PATTERN, "Give the subject type as app_label.model.", "invalid"
+            )
+        ],
         help_text="The kind of object jobs work on, as `app_label.model` (`codes.codebatch`).",
     )
     subject_id = django_filters.CharFilter(
-        max_length=64, help_text="The id of the object jobs work on (with `subject_type`)."
+        max_length=64,
+        validators=[
+            RegexValidator(
+                SUBJECT_ID_PATTERN, "Letters, digits and - _ . : only (an object's id).", "invalid"
+            )
+        ],
+        help_text="The id of the object jobs work on (with `subject_type`).",
     )
 
     class Meta:

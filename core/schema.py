@@ -18,17 +18,26 @@ enforce (a 2-character substring filter is refused, so the document says minLeng
 
 import re
 
+from django_filters.fields import IsoDateTimeField
 from drf_spectacular.contrib.django_filters import DjangoFilterExtension
 from drf_spectacular.contrib.rest_framework_simplejwt import SimpleJWTScheme
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.plumbing import force_instance
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
+from rest_framework import serializers
 from rest_framework.permissions import AllowAny
 
 from core.api.serializers import ErrorSerializer, StrictFieldsMixin
 
 V1_PREFIX = "/api/v1/"
+# Request strings: DRF refuses NUL characters in every CharField, and (trimming whitespace) a
+# string of only whitespace where blanks are not allowed. Unanchored patterns, so written as
+# whole-string ones. No look-arounds: generators from the document must understand them.
+NO_NUL_PATTERN = r"^[^\x00]*$"
+NOT_BLANK_PATTERN = r"^[^\x00]*[^\s\x00][^\x00]*$"
+# A date-time whose UTC offset PostgreSQL can store (core.filters.MAX_UTC_OFFSET).
+STORABLE_OFFSET_PATTERN = r"(?:[Zz]|[+-](?:0\d|1[0-5]):?[0-5]\d)$"
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 # `[0-9a-fA-F-]{32,36}` and the like: a UUID with or without its dashes.
 UUID_PATTERN = re.compile(r"\^?\[(0-9a-f|0-9A-F|0-9a-fA-F|a-f0-9|a-fA-F0-9)-?\]\{3[26](,36)?\}\$?")
@@ -62,6 +71,16 @@ class PlatformAutoSchema(AutoSchema):
             if str(status) not in responses:
                 responses[str(status)] = self._error_response(status)
         operation["responses"] = dict(sorted(responses.items()))
+        for parameter in operation.get("parameters", []):
+            # Every optional query parameter given empty (`?status=`) means "not given".
+            # (Not lists of choices: `?status=` names the empty choice, refused.)
+            optional = parameter["in"] == "query" and not parameter.get("required")
+            if optional and parameter.get("schema", {}).get("type") != "array":
+                parameter["allowEmptyValue"] = True
+            schema = parameter.get("schema", {})
+            plain_text = not any(key in schema for key in ("pattern", "format", "enum"))
+            if parameter["in"] == "query" and schema.get("type") == "string" and plain_text:
+                schema["pattern"] = NO_NUL_PATTERN  # refused in every query parameter
         # Here rather than in get_operation_id: ids given with @extend_schema bypass that.
         if self.path.startswith(V1_PREFIX):
             operation["operationId"] = f"v1_{operation['operationId']}"
@@ -99,6 +118,11 @@ class PlatformAutoSchema(AutoSchema):
         strict = isinstance(force_instance(serializer), StrictFieldsMixin)
         if direction == "request" and strict and schema.get("type") == "object":
             schema["additionalProperties"] = False
+        if direction == "request" and schema.get("type") == "object":
+            fields = getattr(force_instance(serializer), "fields", {})
+            for name, prop in schema.get("properties", {}).items():
+                if name in fields:
+                    describe_request_value(fields[name], prop)
         return schema
 
     def _resolve_path_parameters(self, variables):
@@ -109,6 +133,44 @@ class PlatformAutoSchema(AutoSchema):
                 schema.pop("pattern")
                 schema["format"] = "uuid"
         return parameters
+
+
+def decimal_pattern(field: serializers.DecimalField) -> str:
+    """The strings `field` accepts: digits (whole part within max_digits - decimal_places),
+    optionally a point and up to decimal_places more; a sign only where negatives are allowed."""
+    places = field.decimal_places or 0
+    whole = (field.max_digits - places) if field.max_digits is not None else None
+    whole_digits = rf"\d{{1,{whole}}}" if whole else (r"0" if whole == 0 else r"\d+")
+    fraction = rf"(?:\.\d{{1,{places}}})?" if places else ""
+    minimum = field.min_value
+    sign = "" if minimum is not None and minimum >= 0 else "-?"
+    return rf"^{sign}{whole_digits}{fraction}$"
+
+
+def describe_request_value(field, prop: dict) -> None:
+    """Say in the document what the field refuses (core.api.serializers.type_error and DRF's
+    own checks), so that a request the document allows is accepted."""
+    if not isinstance(prop, dict) or "$ref" in prop or prop.get("readOnly"):
+        return
+    if isinstance(field, serializers.DecimalField) and prop.get("type") == "string":
+        prop["pattern"] = decimal_pattern(field)
+        return
+    if isinstance(field, serializers.CharField) and prop.get("type") == "string":
+        if any(key in prop for key in ("pattern", "format", "enum")):
+            return
+        blank_refused = not field.allow_blank and field.trim_whitespace
+        prop["pattern"] = NOT_BLANK_PATTERN if blank_refused else NO_NUL_PATTERN
+        return
+    if isinstance(field, serializers.ListField | serializers.ManyRelatedField):
+        if prop.get("type") == "array":
+            if not field.allow_empty and "minItems" not in prop:
+                prop["minItems"] = 1
+            child = getattr(field, "child", None) or getattr(field, "child_relation", None)
+            if child is not None:
+                describe_request_value(child, prop.get("items"))
+        return
+    if isinstance(field, serializers.DictField) and prop.get("type") == "object":
+        describe_request_value(field.child, prop.get("additionalProperties"))
 
 
 class ConstrainedFilterExtension(DjangoFilterExtension):
@@ -124,12 +186,43 @@ class ConstrainedFilterExtension(DjangoFilterExtension):
         for parameter in parameters:
             schema = parameter["schema"]
             target = schema.get("items", schema) if schema.get("type") == "array" else schema
+            if issubclass(filter_field.field_class, IsoDateTimeField):
+                target["pattern"] = STORABLE_OFFSET_PATTERN
+            if target.get("type") in ("integer", "number"):
+                target.update(numeric_limits(filter_field.field))
             if target.get("type") != "string":
                 continue
             for keyword, option in limits.items():
                 if filter_field.extra.get(option) is not None:
                     target[keyword] = filter_field.extra[option]
+            pattern = getattr(filter_field, "schema_pattern", None) or regex_of(filter_field)
+            if pattern and "pattern" not in target:
+                target["pattern"] = pattern
         return parameters
+
+
+def numeric_limits(form_field) -> dict:
+    """`minimum` / `maximum` of a number filter, from its form field's limit validators
+    (django-filter's NumberFilter refuses more than 1e50 that way)."""
+    from django.core.validators import MaxValueValidator, MinValueValidator
+
+    limits = {}
+    for validator in form_field.validators:
+        if isinstance(validator, MinValueValidator):
+            limits["minimum"] = validator.limit_value
+        elif isinstance(validator, MaxValueValidator):
+            limits["maximum"] = validator.limit_value
+    return {key: value if isinstance(value, int) else float(value) for key, value in limits.items()}
+
+
+def regex_of(filter_field) -> str | None:
+    """The pattern a filter's RegexValidator enforces, if it has one."""
+    from django.core.validators import RegexValidator
+
+    for validator in filter_field.extra.get("validators", []):
+        if isinstance(validator, RegexValidator) and not validator.inverse_match:
+            return validator.regex.pattern
+    return None
 
 
 class BearerTokenScheme(SimpleJWTScheme):

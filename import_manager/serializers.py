@@ -6,6 +6,7 @@ from .services.parsers import FORMATS
 
 
 class UploadImportSerializer(StrictSerializer):
+    type_strict = False  # a multipart form: every value is text (`dry_run=true`)
     file = serializers.FileField(help_text="CSV, XLSX, JSON (array / JSON Lines) or XML file.")
     dry_run = serializers.BooleanField(
         default=False, help_text="Validate and count without writing products."

@@ -1,14 +1,17 @@
 """Import API: upload a file or a feed URL (202 + job), follow an import."""
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status, viewsets
+from rest_framework.exceptions import ValidationError
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.api.pagination import PageNumberPagination
 from core.api.serializers import ErrorSerializer
+from core.filters import StrictBooleanField
 from core.services.job_access import visible_jobs
 
 from .jobs import CATALOG_IMPORT
@@ -44,8 +47,12 @@ def _started(job, filename, message: str) -> Response:
 
 
 def _with_query_dry_run(request, data: dict) -> dict:
-    if "dry_run" not in data and "dry_run" in request.query_params:
-        data["dry_run"] = request.query_params["dry_run"]
+    """`?dry_run=true` when the body does not say: read as the boolean filters read theirs."""
+    if "dry_run" not in data and request.query_params.get("dry_run", "") != "":
+        try:
+            data["dry_run"] = StrictBooleanField().to_python(request.query_params["dry_run"])
+        except DjangoValidationError as exc:
+            raise ValidationError({"dry_run": exc.messages}) from None
     return data
 
 

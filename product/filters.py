@@ -23,6 +23,8 @@ class SearchTermsField(forms.CharField):
     """Space-separated words → a list of words, each long enough for the trigram index."""
 
     def clean(self, value):
+        if value and not value.strip():
+            raise forms.ValidationError("Enter at least one word.", code="blank")
         value = super().clean(value)
         if not value:
             return []
@@ -38,6 +40,11 @@ class SearchTermsField(forms.CharField):
 
 class SearchFilter(django_filters.CharFilter):
     field_class = SearchTermsField
+    # For the document (core.schema): 1 to MAX_SEARCH_TERMS words, each long enough.
+    schema_pattern = (
+        rf"^\s*[^\s\x00]{{{MIN_SUBSTRING_LENGTH},}}"
+        rf"(?:\s+[^\s\x00]{{{MIN_SUBSTRING_LENGTH},}}){{0,{MAX_SEARCH_TERMS - 1}}}\s*$"
+    )
 
 
 class ProductOrderingFilter(django_filters.OrderingFilter):

@@ -72,7 +72,8 @@ class ProductViewSet(viewsets.ModelViewSet):
         parameters=[
             OpenApiParameter(
                 "confirm",
-                OpenApiTypes.BOOL,
+                OpenApiTypes.STR,
+                enum=["true"],
                 required=True,
                 description='Must be true (or send the JSON body {"confirm": true}).',
             )

@@ -2,16 +2,22 @@
 
 import re
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from core.api.serializers import StrictModelSerializer, StrictSerializer
+from core.api.serializers import StrictModelSerializer, StrictSerializer, TypeStrictMixin
 from webhook.models import InboundEvent
 
 EVENT_TYPE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:/-]*$")
 
 
+@extend_schema_field(
+    {"oneOf": [{"type": "string", "minLength": 1, "maxLength": 200}, {"type": "integer"}]}
+)
 class EventIdField(serializers.CharField):
     """An event id: text, or a whole number (sent as JSON number by some scenarios)."""
+
+    json_types = (str, int)  # core.api.serializers.type_error
 
     def to_internal_value(self, data):
         if isinstance(data, bool) or not isinstance(data, str | int):
@@ -19,7 +25,7 @@ class EventIdField(serializers.CharField):
         return super().to_internal_value(str(data))
 
 
-class MakeEventSerializer(serializers.Serializer):
+class MakeEventSerializer(TypeStrictMixin, serializers.Serializer):
     """The envelope of a Make.com event (seed 003). Other fields (`order`, ...) are the
     event's data: kept as sent, for its handler."""
 
