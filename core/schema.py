@@ -17,6 +17,7 @@ enforce (a 2-character substring filter is refused, so the document says minLeng
 """
 
 import re
+from decimal import Decimal
 
 from django_filters.fields import IsoDateTimeField
 from drf_spectacular.contrib.django_filters import DjangoFilterExtension
@@ -147,13 +148,33 @@ def decimal_pattern(field: serializers.DecimalField) -> str:
     return rf"^{sign}{whole_digits}{fraction}$"
 
 
+def describe_decimal(field: serializers.DecimalField, prop: dict) -> None:
+    """A decimal in a request: a string of digits, or a JSON number within its range."""
+    string = {"type": "string", "format": "decimal", "pattern": decimal_pattern(field)}
+    if field.max_digits is None or field.max_digits > 15:
+        prop.update(string)  # a float could not carry every digit: strings only
+        return
+    number = {"type": "number"}
+    places = field.decimal_places or 0
+    if field.max_digits is not None:
+        largest = Decimal(10) ** (field.max_digits - places) - Decimal(10) ** -places
+        number.update(minimum=float(-largest), maximum=float(largest))
+    if field.min_value is not None:
+        number["minimum"] = float(field.min_value)
+    if field.max_value is not None:
+        number["maximum"] = float(field.max_value)
+    kept = {key: prop[key] for key in ("title", "description", "nullable") if key in prop}
+    prop.clear()
+    prop.update(oneOf=[string, number], **kept)
+
+
 def describe_request_value(field, prop: dict) -> None:
     """Say in the document what the field refuses (core.api.serializers.type_error and DRF's
     own checks), so that a request the document allows is accepted."""
     if not isinstance(prop, dict) or "$ref" in prop or prop.get("readOnly"):
         return
     if isinstance(field, serializers.DecimalField) and prop.get("type") == "string":
-        prop["pattern"] = decimal_pattern(field)
+        describe_decimal(field, prop)
         return
     if isinstance(field, serializers.CharField) and prop.get("type") == "string":
         if any(key in prop for key in ("pattern", "format", "enum")):

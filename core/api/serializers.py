@@ -7,7 +7,7 @@ NOT_A_STRING = "Not a valid string."
 NOT_A_BOOLEAN = "Must be a valid boolean."
 NOT_AN_INTEGER = "A valid integer is required."
 NOT_A_NUMBER = "A valid number is required."
-NOT_A_DECIMAL = 'Give the number as a string, e.g. "9.90".'
+NOT_A_DECIMAL = 'A number is required, as a string ("9.90") or a JSON number (9.9).'
 
 
 BLANK = "This field may not be blank."
@@ -83,7 +83,10 @@ def type_error(field, value):
     if isinstance(field, serializers.FloatField):
         return None if _is_number(value) else NOT_A_NUMBER
     if isinstance(field, serializers.DecimalField):
-        return None if isinstance(value, str) else NOT_A_DECIMAL
+        # A JSON number is exact here: DRF reads it through str(), and a float's shortest
+        # repr round-trips every value of up to 15 significant digits (max_digits <= 15).
+        exact = field.max_digits is not None and field.max_digits <= 15
+        return None if isinstance(value, str) or (exact and _is_number(value)) else NOT_A_DECIMAL
     if isinstance(field, serializers.JSONField | serializers.DictField) and _contains_nul(value):
         return NUL_IN_JSON
     if isinstance(field, serializers.ListField) and isinstance(value, list):

@@ -20,12 +20,17 @@ def test_a_number_where_a_string_is_expected_is_a_400(client_for):
     assert response.json()["error"]["fields"] == {"last_name": ["Not a valid string."]}
 
 
-def test_decimals_are_strings_in_request_bodies(admin):
-    body = {"sku": "D-1", "name": "Lamp", "price": 9.9}
+def test_decimals_are_strings_or_json_numbers_never_other_types(admin):
+    body = {"sku": "D-1", "name": "Lamp", "price": True}
     response = admin.post("/api/products/", body, format="json")
     assert response.status_code == 400
     assert "price" in response.json()["error"]["fields"]
+    assert admin.post("/api/products/", {**body, "price": [9.9]}, format="json").status_code == 400
     assert admin.post("/api/products/", {**body, "price": "9.90"}, format="json").status_code == 201
+    created = admin.post("/api/products/", {**body, "sku": "D-2", "price": 29.99}, format="json")
+    assert created.status_code == 201 and created.json()["price"] == "29.99"
+    too_fine = admin.post("/api/products/", {**body, "sku": "D-3", "price": 1.234}, format="json")
+    assert too_fine.status_code == 400
 
 
 def test_an_unknown_ordering_field_is_a_400_listing_the_allowed_ones(viewer):
@@ -50,8 +55,9 @@ def test_the_document_states_what_requests_refuse(client):
     document = client.get("/api/openapi.json").json()
     schemas = document["components"]["schemas"]
     assert schemas["LoginRequest"]["properties"]["password"]["pattern"] == r"^[^\x00]*$"
-    price = schemas["ProductRequest"]["properties"]["price"]["pattern"]
-    assert price == r"^\d{1,10}(?:\.\d{1,2})?$"  # no sign: prices are never negative
+    as_string, as_number = schemas["ProductRequest"]["properties"]["price"]["oneOf"]
+    assert as_string["pattern"] == r"^\d{1,10}(?:\.\d{1,2})?$"  # no sign: never negative
+    assert as_number == {"type": "number", "minimum": 0.0, "maximum": 9999999999.99}
     jobs = {p["name"]: p for p in document["paths"]["/api/jobs/"]["get"]["parameters"]}
     assert jobs["created_after"]["allowEmptyValue"] is True
     assert "created_at" in jobs["ordering"]["schema"]["pattern"]
