@@ -51,12 +51,18 @@ class Code(TimeStampedModel):
     # every bulk load to maintain).
     created_at = models.DateTimeField(auto_now_add=True)
     code = models.CharField(max_length=CODE_MAX_LENGTH)
+    # No database constraint (as for the keys below): its check at commit cost ~5 s of a
+    # million-code load. Codes get their type through `ensure_code_types` (services), form
+    # and serializer choices, or create-codes' insert, which joins the types and holds them
+    # FOR KEY SHARE until it commits; PROTECT is Django's (a type with codes is not deleted
+    # through the ORM or the admin).
     code_type = models.ForeignKey(
         CodeType,
         on_delete=models.PROTECT,
         db_column="code_type",
         related_name="codes",
         db_index=False,  # (code_type, status) below serves it
+        db_constraint=False,
     )
     status = models.CharField(
         max_length=16, choices=CodeStatus.choices, default=CodeStatus.AVAILABLE

@@ -428,6 +428,14 @@ def _apply(stage: Stage, batch) -> int:
             """,  # noqa: S608
             [settings.CODES_DEFAULT_LOW_WATER_MARK],
         )
+        cursor.execute(f"SELECT DISTINCT code_type FROM {table} WHERE outcome IS NULL")  # noqa: S608
+        types = [row[0] for row in cursor.fetchall()]
+        # Codes have no database foreign key to their type (codes.models.code): the types
+        # they name are held until this commits, so none of them can be deleted meanwhile.
+        cursor.execute(
+            "SELECT slug FROM codes_codetype WHERE slug = ANY(%s) ORDER BY slug FOR KEY SHARE",
+            [types],
+        )
         uuid7_sql, params = uuid7_run_sql("s.row_no")
         params.update(batch=batch.pk, user=batch.created_by_id)
         try:
@@ -458,8 +466,6 @@ def _apply(stage: Stage, batch) -> int:
                 """,  # noqa: S608
                 {"taken": TAKEN, "message": PROBLEM_MESSAGES[TAKEN], "batch": batch.pk},
             )
-        cursor.execute(f"SELECT DISTINCT code_type FROM {table} WHERE outcome IS NULL")  # noqa: S608
-        types = [row[0] for row in cursor.fetchall()]
         save_batch(batch, applied_at=timezone.now())
         # The new codes may end a shortage: re-arm pool_low of their types.
         check_pools(types)
