@@ -414,6 +414,10 @@ AUTH_PASSWORD_VALIDATORS = [
 EXTERNAL_JWT_SECRET = env("JWT_SECRET", default="")
 EXTERNAL_JWT_AUDIENCE = env("JWT_AUDIENCE", default="") or None
 
+# Seconds an API process keeps the user behind an access token (with its role) instead of
+# reading it for every request (core.auth.authentication); 0: read it every time. A user
+# deactivated or given another role elsewhere is noticed within this time.
+AUTH_USER_CACHE_SECONDS = env.float("AUTH_USER_CACHE_SECONDS", default=10)
 SIMPLE_JWT = {
     "ACCESS_TOKEN_LIFETIME": timedelta(minutes=env.int("JWT_ACCESS_MINUTES", default=30)),
     "REFRESH_TOKEN_LIFETIME": timedelta(days=env.int("JWT_REFRESH_DAYS", default=7)),
