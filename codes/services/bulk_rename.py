@@ -14,6 +14,8 @@ transaction.
 
 from __future__ import annotations
 
+import time
+
 from django.db import connection, transaction
 from django.utils import timezone
 
@@ -23,7 +25,7 @@ from ..models import CodeStatus
 from ..rules import CODE_MAX_LENGTH
 from . import fienta
 from .batches import batch_of, save_batch
-from .code_lists import mark_not_found, outcome_counts, resolve, stage_list
+from .code_lists import index_probes, mark_not_found, outcome_counts, resolve, stage_list
 from .code_lists import write_list_file as write_list
 from .files import batch_file, relative_to_data
 from .staging import Stage, copy_out
@@ -71,15 +73,19 @@ def run_rename_codes_job(ctx) -> dict:
     total = stage_list(ctx, stage, params, len(STAGE_COLUMNS))
     ctx.check_cancelled()
     ctx.progress(40, phase="checking")
-    _plan(stage, params)
+    started = time.monotonic()
+    with index_probes(stage, total):
+        _plan(stage, params)
+    ctx.log(f"New names and conflicts checked in {time.monotonic() - started:.2f} s.")
     counts = outcome_counts(stage, WOULD_RENAME if dry_run else RENAMED)
     problems = {name: n for name, n in counts.items() if name not in (*FINE, WOULD_RENAME)}
     ctx.check_cancelled()
     renamed = 0
     if not problems and not dry_run:
         ctx.progress(60, phase="renaming")
+        started = time.monotonic()
         renamed = _apply(stage, batch)
-        ctx.log(f"{renamed:,} codes renamed.")
+        ctx.log(f"{renamed:,} codes renamed in {time.monotonic() - started:.2f} s.")
     result = _write_report(stage, batch, WOULD_RENAME if dry_run else RENAMED)
     save_batch(batch, total_rows=total, counts=counts, result_path=result)
     ctx.log("Outcomes: " + ", ".join(f"{name} {n:,}" for name, n in sorted(counts.items())))
@@ -157,6 +163,7 @@ def _plan(stage: Stage, params: dict) -> None:
             values,
         )
         mark_not_found(stage)
+        stage.index("code_id")  # the conflict check's "renamed away in this list"
         cursor.execute(
             f"""
             UPDATE {table} SET
