@@ -146,12 +146,15 @@ def _plan(stage: Stage, params: dict) -> None:
         "used": CodeStatus.USED,
         "revoked_status": CodeStatus.REVOKED,
     }
+    new_name = new_name_sql("%(start)s + s.row_no - 1")
     with connection.cursor() as cursor:
+        # Each UPDATE rewrites the rows it touches: the new name is set while resolving, and
+        # only the other rows (blank, duplicate, not found) get it separately.
+        resolve(stage, extra_set=f", status = c.status, new_code = {new_name}", extra_params=values)
         cursor.execute(
-            f"UPDATE {table} SET new_code = {new_name_sql('%(start)s + row_no - 1')}",  # noqa: S608
+            f"UPDATE {table} AS s SET new_code = {new_name} WHERE s.new_code IS NULL",  # noqa: S608
             values,
         )
-        resolve(stage, extra_set=", status = c.status")
         # Listed by its old name, renamed already by an earlier attempt of this batch.
         cursor.execute(
             f"""
@@ -163,7 +166,6 @@ def _plan(stage: Stage, params: dict) -> None:
             values,
         )
         mark_not_found(stage)
-        stage.index("code_id")  # the conflict check's "renamed away in this list"
         cursor.execute(
             f"""
             UPDATE {table} SET
@@ -178,10 +180,13 @@ def _plan(stage: Stage, params: dict) -> None:
                 WHEN status = %(used)s THEN %(in_use_message)s
                 WHEN status = %(revoked_status)s THEN %(revoked_message)s
               END
-            WHERE outcome IS NULL
+            WHERE outcome IS NULL AND (length(new_code) > %(max_length)s
+                                       OR status IN (%(used)s, %(revoked_status)s)
+                                       OR new_code = code)
             """,  # noqa: S608
             values,
         )
+        stage.index("code_id")  # the conflict check's "renamed away in this list"
         # A new name another code has, unless that code is renamed away in this list.
         cursor.execute(
             f"""
