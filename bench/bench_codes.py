@@ -292,7 +292,10 @@ def start_web(env: dict, log_path: Path, workers: int) -> ManagedProcess:
     return server
 
 
-async def _http_load(port: int, token: str, clients: int, seconds: float) -> dict:
+async def _http_load(
+    port: int, token: str, clients: int, seconds: float, path: str | None = None
+) -> dict:
+    """Allocations (or, with `path`, GETs of that path: the bare-view anchor) for `seconds`."""
     codes: list[str] = []
     statuses: Counter = Counter()
     latencies: list[float] = []
@@ -308,13 +311,16 @@ async def _http_load(port: int, token: str, clients: int, seconds: float) -> dic
         sent = 0
         while time.monotonic() < end:
             sent += 1
-            request = (
-                f"POST /api/codes/allocate?code_type={ALLOC_TYPE} HTTP/1.1\r\n"
-                "Host: 127.0.0.1\r\n"
-                f"Authorization: Bearer {token}\r\n"
-                f"Idempotency-Key: http-{number}-{sent}\r\n"
-                "Content-Length: 0\r\n\r\n"
-            ).encode()
+            if path:
+                request = f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode()
+            else:
+                request = (
+                    f"POST /api/codes/allocate?code_type={ALLOC_TYPE} HTTP/1.1\r\n"
+                    "Host: 127.0.0.1\r\n"
+                    f"Authorization: Bearer {token}\r\n"
+                    f"Idempotency-Key: http-{number}-{sent}\r\n"
+                    "Content-Length: 0\r\n\r\n"
+                ).encode()
             began = time.monotonic()
             writer.write(request)
             status = int((await reader.readline()).split()[1])
@@ -342,7 +348,7 @@ async def _http_load(port: int, token: str, clients: int, seconds: float) -> dic
                 body = await reader.readexactly(length or 0)
             finished = time.monotonic()
             statuses[status] += 1
-            if status == 200:
+            if status == 200 and not path:
                 marker = body.index(b'"code":"') + 8
                 codes.append(body[marker : body.index(b'"', marker)].decode())
             if finished <= end:
@@ -359,13 +365,13 @@ async def _http_load(port: int, token: str, clients: int, seconds: float) -> dic
     }
 
 
-def http_load(port: int, token: str, clients: int, seconds: float) -> dict:
+def http_load(port: int, token: str, clients: int, seconds: float, path=None) -> dict:
     try:
         import uvloop
 
-        return uvloop.run(_http_load(port, token, clients, seconds))
+        return uvloop.run(_http_load(port, token, clients, seconds, path))
     except ImportError:
-        return asyncio.run(_http_load(port, token, clients, seconds))
+        return asyncio.run(_http_load(port, token, clients, seconds, path))
 
 
 def bench_allocate(options, env: dict, work: Path, speed: str) -> None:
@@ -380,6 +386,7 @@ def bench_allocate(options, env: dict, work: Path, speed: str) -> None:
     user = bench_operator("bench-codes@example.com", PASSWORD)
 
     http = {"codes": [], "statuses": {}, "rate": 0.0, "latencies": []}
+    health = dict(http)
     if not options.no_http:
         web_env = {**env, "DB_CONN_MAX_AGE": str(options.conn_max_age)}
         server = start_web(web_env, work / "asgi.log", options.web_workers)
@@ -387,6 +394,8 @@ def bench_allocate(options, env: dict, work: Path, speed: str) -> None:
             token = access_token(server.base_url, user.email, PASSWORD)
             settle()
             http = http_load(server.port, token, clients, seconds)
+            # The anchor of the HTTP figure: a bare Django view through the same stack.
+            health = http_load(server.port, token, clients, min(seconds, 5), path="/health")
         finally:
             server.stop()
     http_used = Code.objects.filter(code_type_id=ALLOC_TYPE, status="used").count()
@@ -453,6 +462,13 @@ def bench_allocate(options, env: dict, work: Path, speed: str) -> None:
         f"allocation rows {http_allocations:,}: {http_ok}",
         flush=True,
     )
+    if health["latencies"]:
+        print(
+            f"  anchor of HTTP, GET /health (a bare Django view, same server and clients): "
+            f"{health['rate']:8,.0f} /s  (allocate/health {http['rate'] / health['rate']:.0%}); "
+            f"{summary_ms(health['latencies'])}; statuses {health['statuses']}",
+            flush=True,
+        )
     verdict("allocate HTTP >= 500/s", http["rate"] >= TARGETS["http"])
     verdict("allocate service >= 3000/s", service["rate"] >= TARGETS["service"])
     verdict("allocate service within 1.5x of the anchor", ratio <= TARGETS["service_vs_anchor"])

@@ -6,6 +6,9 @@ import os
 from django.core.asgi import get_asgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+# The web server's requests share a pool of PostgreSQL connections (config/settings.py:
+# DB_POOL_MAX_SIZE; set it to 0 to open a connection per request instead).
+os.environ.setdefault("DB_POOL_MAX_SIZE", "10")
 # Django must be set up before the consumers (and their models) are imported.
 django_asgi_app = get_asgi_application()
 

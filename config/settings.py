@@ -114,6 +114,24 @@ if "DATABASE_URL" not in env:
 DATABASES = {"default": env.db("DATABASE_URL")}
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=0)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# Django's psycopg connection pool (psycopg-pool), per process: at most DB_POOL_MAX_SIZE
+# connections (0: no pool). On in the ASGI web server only (config/asgi.py sets 10 unless
+# the environment says otherwise): under uvicorn each request runs in a thread of its own,
+# so a connection kept with DB_CONN_MAX_AGE is never reused, and without a pool every request
+# opened a new PostgreSQL connection. Celery's prefork children, management commands and the
+# tests keep one connection per thread (DB_CONN_MAX_AGE) and no pool. With the pool,
+# CONN_MAX_AGE must be 0 (Django returns the connection to the pool after each request).
+DB_POOL_MAX_SIZE = env.int("DB_POOL_MAX_SIZE", default=0)
+if DB_POOL_MAX_SIZE > 0:
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": min(env.int("DB_POOL_MIN_SIZE", default=2), DB_POOL_MAX_SIZE),
+        "max_size": DB_POOL_MAX_SIZE,
+        # Seconds a request waits for a free connection before failing.
+        "timeout": env.float("DB_POOL_TIMEOUT", default=10.0),
+        # Idle connections above min_size are closed after this many seconds.
+        "max_idle": env.float("DB_POOL_MAX_IDLE", default=300.0),
+    }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Redis: broker, channel layer, cache ---------------------------------------------------
@@ -353,6 +371,10 @@ CODES_DEFAULT_LOW_WATER_MARK = env.int("CODES_DEFAULT_LOW_WATER_MARK", default=1
 CODES_INLINE_CREATE_MAX = env.int("CODES_INLINE_CREATE_MAX", default=1000)
 # A bulk job (or a pattern) handles at most this many rows.
 CODES_BULK_MAX_ROWS = env.int("CODES_BULK_MAX_ROWS", default=5_000_000)
+# allocate_code runs its statement PREPAREd once per database connection (half of a call was
+# planning it). Off (false) behind a pooler in transaction mode (PgBouncer), where a session's
+# prepared statements do not follow it.
+CODES_ALLOCATION_PREPARED = env.bool("CODES_ALLOCATION_PREPARED", default=True)
 # The merchant's Fienta CLI (Node/Playwright: `npm run dev -- --csv ... --email ...`). When
 # FIENTA_CLI_DIR is set, every fienta.* job also runs it in the sandbox with the document's
 # flags; the credentials are passed in and redacted from every log line.
@@ -395,6 +417,10 @@ AUTH_PASSWORD_VALIDATORS = [
 EXTERNAL_JWT_SECRET = env("JWT_SECRET", default="")
 EXTERNAL_JWT_AUDIENCE = env("JWT_AUDIENCE", default="") or None
 
+# Seconds an API process keeps the user behind an access token (with its role) instead of
+# reading it for every request (core.auth.authentication); 0: read it every time. A user
+# deactivated or given another role elsewhere is noticed within this time.
+AUTH_USER_CACHE_SECONDS = env.float("AUTH_USER_CACHE_SECONDS", default=10)
 SIMPLE_JWT = {
     "ACCESS_TOKEN_LIFETIME": timedelta(minutes=env.int("JWT_ACCESS_MINUTES", default=30)),
     "REFRESH_TOKEN_LIFETIME": timedelta(days=env.int("JWT_REFRESH_DAYS", default=7)),

@@ -21,6 +21,9 @@ class CodeStatus(models.TextChoices):
 
 def _user(related_name: str):
     # No index: four user indexes would slow every bulk load for the rare user deletion.
+    # No database constraint either: each foreign key costs a trigger and a lookup per
+    # inserted row (~3 s per million codes, per key). These are audit columns; Django's
+    # SET_NULL (its collector, on deleting a user through the ORM) still clears them.
     return models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,
@@ -28,6 +31,7 @@ def _user(related_name: str):
         on_delete=models.SET_NULL,
         related_name=related_name,
         db_index=False,
+        db_constraint=False,
     )
 
 
@@ -47,12 +51,18 @@ class Code(TimeStampedModel):
     # every bulk load to maintain).
     created_at = models.DateTimeField(auto_now_add=True)
     code = models.CharField(max_length=CODE_MAX_LENGTH)
+    # No database constraint (as for the keys below): its check at commit cost ~5 s of a
+    # million-code load. Codes get their type through `ensure_code_types` (services), form
+    # and serializer choices, or create-codes' insert, which joins the types and holds them
+    # FOR KEY SHARE until it commits; PROTECT is Django's (a type with codes is not deleted
+    # through the ORM or the admin).
     code_type = models.ForeignKey(
         CodeType,
         on_delete=models.PROTECT,
         db_column="code_type",
         related_name="codes",
         db_index=False,  # (code_type, status) below serves it
+        db_constraint=False,
     )
     status = models.CharField(
         max_length=16, choices=CodeStatus.choices, default=CodeStatus.AVAILABLE
@@ -74,9 +84,17 @@ class Code(TimeStampedModel):
     #: The text before the last rename (rename-codes), for the audit trail.
     previous_code = models.CharField(max_length=CODE_MAX_LENGTH, blank=True, default="")
     metadata = models.JSONField(default=dict, blank=True)
-    #: The bulk batch the code came from (null: created one by one).
+    #: The bulk batch the code came from (null: created one by one). Indexed (the `batch`
+    #: filter) but without a database constraint, for the same reason as the users above:
+    #: the batch row exists before its job inserts codes, and is deleted only through the
+    #: ORM (which sets this to null).
     batch = models.ForeignKey(
-        CodeBatch, null=True, blank=True, on_delete=models.SET_NULL, related_name="codes"
+        CodeBatch,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="codes",
+        db_constraint=False,
     )
 
     class Meta:

@@ -24,11 +24,11 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from ..exceptions import CodeFileError
-from ..ids import UUID7_SQL
+from ..ids import uuid7_run_sql
 from ..models import CodeType
 from ..rules import (
     CAMPAIGN_MAX_LENGTH,
@@ -406,7 +406,7 @@ WITH inserted AS (
     FROM {table} AS s JOIN codes_codetype AS t ON t.slug = s.code_type
     WHERE s.outcome IS NULL
     ORDER BY s.row_no
-    ON CONFLICT DO NOTHING
+    {on_conflict}
     RETURNING 1
 )
 SELECT count(*) FROM inserted
@@ -428,10 +428,31 @@ def _apply(stage: Stage, batch) -> int:
             """,  # noqa: S608
             [settings.CODES_DEFAULT_LOW_WATER_MARK],
         )
+        cursor.execute(f"SELECT DISTINCT code_type FROM {table} WHERE outcome IS NULL")  # noqa: S608
+        types = [row[0] for row in cursor.fetchall()]
+        # Codes have no database foreign key to their type (codes.models.code): the types
+        # they name are held until this commits, so none of them can be deleted meanwhile.
         cursor.execute(
-            _INSERT_SQL.format(uuid7=UUID7_SQL, table=table),
-            {"batch": batch.pk, "user": batch.created_by_id},
+            "SELECT slug FROM codes_codetype WHERE slug = ANY(%s) ORDER BY slug FOR KEY SHARE",
+            [types],
         )
+        uuid7_sql, params = uuid7_run_sql("s.row_no")
+        params.update(batch=batch.pk, user=batch.created_by_id)
+        try:
+            # A plain INSERT first: ON CONFLICT's speculative insertion costs a third of the
+            # statement. A code another writer created since the check is the rare case:
+            # then the same rows again with ON CONFLICT DO NOTHING.
+            with transaction.atomic():
+                cursor.execute(
+                    _INSERT_SQL.format(uuid7=uuid7_sql, table=table, on_conflict=""), params
+                )
+        except IntegrityError:
+            cursor.execute(
+                _INSERT_SQL.format(
+                    uuid7=uuid7_sql, table=table, on_conflict="ON CONFLICT DO NOTHING"
+                ),
+                params,
+            )
         created = cursor.fetchone()[0]
         cursor.execute(f"SELECT count(*) FROM {table} WHERE outcome IS NULL")  # noqa: S608
         if cursor.fetchone()[0] != created:
@@ -445,8 +466,6 @@ def _apply(stage: Stage, batch) -> int:
                 """,  # noqa: S608
                 {"taken": TAKEN, "message": PROBLEM_MESSAGES[TAKEN], "batch": batch.pk},
             )
-        cursor.execute(f"SELECT DISTINCT code_type FROM {table} WHERE outcome IS NULL")  # noqa: S608
-        types = [row[0] for row in cursor.fetchall()]
         save_batch(batch, applied_at=timezone.now())
         # The new codes may end a shortage: re-arm pool_low of their types.
         check_pools(types)

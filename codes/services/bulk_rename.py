@@ -14,6 +14,8 @@ transaction.
 
 from __future__ import annotations
 
+import time
+
 from django.db import connection, transaction
 from django.utils import timezone
 
@@ -23,7 +25,7 @@ from ..models import CodeStatus
 from ..rules import CODE_MAX_LENGTH
 from . import fienta
 from .batches import batch_of, save_batch
-from .code_lists import mark_not_found, outcome_counts, resolve, stage_list
+from .code_lists import index_probes, mark_not_found, outcome_counts, resolve, stage_list
 from .code_lists import write_list_file as write_list
 from .files import batch_file, relative_to_data
 from .staging import Stage, copy_out
@@ -75,7 +77,10 @@ def run_rename_codes_job(ctx) -> dict:
     total = stage_list(ctx, stage, params, len(STAGE_COLUMNS))
     ctx.check_cancelled()
     ctx.progress(40, phase="checking")
-    _plan(stage, params)
+    started = time.monotonic()
+    with index_probes(stage, total):
+        _plan(stage, params)
+    ctx.log(f"New names and conflicts checked in {time.monotonic() - started:.2f} s.")
     counts = outcome_counts(stage, WOULD_RENAME if dry_run else RENAMED)
     problems = {name: n for name, n in counts.items() if name not in (*FINE, WOULD_RENAME)}
     # All or nothing: with any problem, the other rows say they were held back, not renamed.
@@ -86,8 +91,9 @@ def run_rename_codes_job(ctx) -> dict:
     renamed = 0
     if not problems and not dry_run:
         ctx.progress(60, phase="renaming")
+        started = time.monotonic()
         renamed = _apply(stage, batch)
-        ctx.log(f"{renamed:,} codes renamed.")
+        ctx.log(f"{renamed:,} codes renamed in {time.monotonic() - started:.2f} s.")
     result = _write_report(stage, batch, ok)
     save_batch(batch, total_rows=total, counts=counts, result_path=result)
     ctx.log("Outcomes: " + ", ".join(f"{name} {n:,}" for name, n in sorted(counts.items())))
@@ -148,12 +154,19 @@ def _plan(stage: Stage, params: dict) -> None:
         "used": CodeStatus.USED,
         "revoked_status": CodeStatus.REVOKED,
     }
+    new_name = new_name_sql("%(start)s + s.row_no - 1")
     with connection.cursor() as cursor:
+        # Each UPDATE rewrites the rows it touches: the new name is set while resolving, and
+        # only the other rows (blank, duplicate, not found) get it separately.
+        resolve(
+            stage,
+            extra_set=f", status = c.status, current_code = c.code, new_code = {new_name}",
+            extra_params=values,
+        )
         cursor.execute(
-            f"UPDATE {table} SET new_code = {new_name_sql('%(start)s + row_no - 1')}",  # noqa: S608
+            f"UPDATE {table} AS s SET new_code = {new_name} WHERE s.new_code IS NULL",  # noqa: S608
             values,
         )
-        resolve(stage, extra_set=", status = c.status, current_code = c.code")
         # Listed by its old name, renamed already by an earlier attempt of this batch.
         cursor.execute(
             f"""
@@ -179,10 +192,13 @@ def _plan(stage: Stage, params: dict) -> None:
                 WHEN status = %(used)s THEN %(in_use_message)s
                 WHEN status = %(revoked_status)s THEN %(revoked_message)s
               END
-            WHERE outcome IS NULL
+            WHERE outcome IS NULL AND (length(new_code) > %(max_length)s
+                                       OR status IN (%(used)s, %(revoked_status)s)
+                                       OR new_code = code)
             """,  # noqa: S608
             values,
         )
+        stage.index("code_id")  # the conflict check's "renamed away in this list"
         # A new name another code has, unless that code is renamed away in this list.
         cursor.execute(
             f"""
