@@ -7,7 +7,7 @@ from decimal import Decimal
 
 from rest_framework import serializers
 
-from core.api.serializers import StrictModelSerializer, StrictSerializer
+from core.api.serializers import StrictModelSerializer, StrictSerializer, contains_nul
 from core.serializers import JobSerializer
 from product.columns import BY_NAME, COLUMN_NAMES, MONEY_DIGITS, MONEY_MAX, MONEY_PLACES
 from product.filters import ProductFilter
@@ -23,17 +23,6 @@ MONEY = {
     "min_value": Decimal("0"),
     "max_value": MONEY_MAX,
 }
-
-
-def _contains_nul(value) -> bool:
-    """PostgreSQL text and jsonb cannot store U+0000: such input must be a 400, not a 500."""
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, dict):
-        return any(_contains_nul(key) or _contains_nul(item) for key, item in value.items())
-    if isinstance(value, list):
-        return any(_contains_nul(item) for item in value)
-    return False
 
 
 class ProductSerializer(StrictModelSerializer):
@@ -69,7 +58,7 @@ class ProductSerializer(StrictModelSerializer):
     def validate_attributes(self, value):
         if not isinstance(value, dict):
             raise serializers.ValidationError("Must be a JSON object.")
-        if _contains_nul(value):
+        if contains_nul(value):
             raise serializers.ValidationError("Must not contain NUL (\\u0000) characters.")
         if len(json.dumps(value, ensure_ascii=False).encode()) > MAX_ATTRIBUTES_BYTES:
             raise serializers.ValidationError(

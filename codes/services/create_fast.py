@@ -22,16 +22,13 @@ NUL bytes) is not taken this way at all: the caller reads it row by row.
 
 from __future__ import annotations
 
-import psycopg
 from django.conf import settings
-from django.db import DataError, connection, transaction
+from django.db import connection
 
 from ..exceptions import CodeFileError
 from ..rules import CAMPAIGN_MAX_LENGTH, CODE_CHARACTERS, CODE_MAX_LENGTH, CODE_TYPE_RE
-from .staging import COPY_CHUNK_ROWS, Stage, raw_cursor
+from .staging import COPY_CHUNK_ROWS, Stage, copy_csv_as_is
 
-BLOCK_BYTES = 1 << 20
-_END_MARKERS = (b"\n\\.\n", b"\n\\.\r")
 # `+` and a length check, not `{1,255}`: PostgreSQL's regex engine expands a bounded
 # repetition into one state per repeat, which made this one test ~14 s per million rows.
 _CODE_RE = rf"^ *[{CODE_CHARACTERS}]+ *$"
@@ -39,10 +36,6 @@ _TYPE_RE = r"^ *[A-Za-z0-9][A-Za-z0-9_-]{0,31} *$"
 _PERCENT_RE = r"^ *[0-9]{1,3}(\.[0-9]{1,2})? *$"
 _AMOUNT_RE = r"^ *[0-9]{1,10}(\.[0-9]{1,2})? *$"
 _CAMPAIGN_RE = r"^ *([!-~].*[!-~]|[!-~])? *$"
-
-
-class _Refused(Exception):
-    pass
 
 
 def stage_csv_fast(ctx, stage: Stage, reader, rows, defaults, on_fraction) -> int | None:
@@ -56,38 +49,12 @@ def stage_csv_fast(ctx, stage: Stage, reader, rows, defaults, on_fraction) -> in
     raw.columns += [(f"c{n}", "text") for n in range(1, width + 1)]
     raw.create()
     try:
-        if not _copy_raw(raw, reader, on_fraction):
+        # Quotes go row by row: PostgreSQL and Python's csv read a quote inside a field apart.
+        if not copy_csv_as_is(raw.name, raw.column_names[1:], reader, on_fraction, quotes=False):
             return None
         return _stage_from_raw(ctx, stage, raw, rows, defaults, default_type, width)
     finally:
         raw.drop()
-
-
-def _copy_raw(raw: Stage, reader, on_fraction) -> bool:
-    names = ", ".join(raw.column_names[1:])
-    delimiter = reader.delimiter.replace("'", "''")
-    try:
-        with (
-            transaction.atomic(),
-            connection.cursor() as cursor,
-            raw_cursor(cursor).copy(
-                f"COPY {raw.name} ({names}) FROM STDIN WITH (FORMAT csv, DELIMITER '{delimiter}')"
-            ) as copy,
-        ):
-            previous = b"\n"
-            for block in reader.data_blocks(BLOCK_BYTES):
-                # Quotes: PostgreSQL opens a quoted section anywhere in a field, Python's
-                # csv only at its start. `\.` alone on a line ends the data before PG 18.
-                if b'"' in block or any(m in previous[-2:] + block for m in _END_MARKERS):
-                    raise _Refused()
-                copy.write(block)
-                previous = block
-                on_fraction(reader.fraction())
-            if previous.endswith(b"\\.") and previous[-3:-2] in (b"\n", b""):
-                raise _Refused()
-    except (_Refused, psycopg.DataError, DataError):
-        return False
-    return True
 
 
 def _stage_from_raw(ctx, stage, raw, rows, defaults, default_type, width) -> int:

@@ -23,8 +23,7 @@ from __future__ import annotations
 import csv
 from dataclasses import dataclass, field
 
-import psycopg
-from django.db import DataError, connection, transaction
+from django.db import connection
 
 from core.services.paths import open_output
 from import_manager.services.parsers import CsvReader
@@ -33,13 +32,11 @@ from ..exceptions import CodeFileError
 from . import fienta
 from .batches import batch_of, save_batch
 from .files import batch_file, input_path, normalize_header, relative_to_data
-from .staging import Stage, raw_cursor
+from .staging import Stage, copy_csv_as_is, raw_cursor
 
 ADDED, REMOVED, CHANGED = "added", "removed", "changed"
 DUPLICATE_KEY, MISSING_KEY = "duplicate_key", "missing_key"
 CHANGES = (ADDED, REMOVED, CHANGED, DUPLICATE_KEY, MISSING_KEY)
-BLOCK_BYTES = 1 << 20
-_END_MARKERS = (b"\n\\.\n", b"\n\\.\r")
 
 
 @dataclass
@@ -135,7 +132,9 @@ def _stage_file(ctx, batch, side: str, path, *, progress: tuple[int, int]) -> St
         def report(fraction: float) -> None:
             ctx.progress(start + (end - start) * fraction, phase=f"reading {side}")
 
-        if reader.data_offset is None or not _copy_raw(staged, reader, report):
+        if reader.data_offset is None or not copy_csv_as_is(
+            staged.stage.name, [name for name, _ in staged.stage.columns[1:]], reader, report
+        ):
             ctx.log(f"{path.name}: read row by row (PostgreSQL's CSV reader refused it).")
             reader.restart()
             _copy_rows(staged, reader, width, report)
@@ -150,40 +149,6 @@ def _stage_file(ctx, batch, side: str, path, *, progress: tuple[int, int]) -> St
         cursor.execute(f"ANALYZE {table}")
     ctx.log(f"{path.name}: {staged.rows:,} rows, columns {', '.join(header)}.")
     return staged
-
-
-def _copy_raw(staged: StagedFile, reader, report) -> bool:
-    """COPY the file's bytes as they are; False (and nothing staged) when PostgreSQL
-    refuses them."""
-    names = ", ".join(name for name, _ in staged.stage.columns[1:])
-    delimiter = reader.delimiter.replace("'", "''")
-    try:
-        with (
-            transaction.atomic(),
-            connection.cursor() as cursor,
-            raw_cursor(cursor).copy(
-                f"COPY {staged.stage.name} ({names}) FROM STDIN "
-                f"WITH (FORMAT csv, DELIMITER '{delimiter}')"
-            ) as copy,
-        ):
-            previous = b"\n"
-            for block in reader.data_blocks(BLOCK_BYTES):
-                # PostgreSQL before 18 ends the data at a line holding only \. even in CSV:
-                # the rest of the file would be lost without a word.
-                if any(marker in previous[-2:] + block for marker in _END_MARKERS):
-                    raise _Refused()
-                copy.write(block)
-                previous = block
-                report(reader.fraction())
-            if previous.endswith(b"\\.") and previous[-3:-2] in (b"\n", b""):
-                raise _Refused()
-    except (_Refused, psycopg.DataError, DataError):
-        return False
-    return True
-
-
-class _Refused(Exception):
-    pass
 
 
 def _copy_rows(staged: StagedFile, reader, width: int, report) -> None:

@@ -13,7 +13,8 @@ import re
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-from django.db import connection
+import psycopg
+from django.db import DataError, connection, transaction
 
 from core.services.paths import open_output
 
@@ -34,6 +35,49 @@ def copy_text(value) -> str:
 def raw_cursor(cursor):
     """psycopg's own cursor behind Django's wrapper (for COPY)."""
     return cursor.cursor if hasattr(cursor, "cursor") else cursor
+
+
+#: Bytes of a file per COPY write when a CSV file is copied as it is.
+BLOCK_BYTES = 1 << 20
+# PostgreSQL before 18 ends the data at a line holding only \. even in CSV: the rest of the
+# file would be lost without a word.
+_END_MARKERS = (b"\n\\.\n", b"\n\\.\r")
+
+
+class _Refused(Exception):
+    pass
+
+
+def copy_csv_as_is(table: str, names: Sequence[str], reader, on_fraction, *, quotes=True) -> bool:
+    """COPY a CSV file's data bytes as they are into `table` (`names`: its columns, in the
+    file's order), in a transaction of its own. False, with nothing copied, when PostgreSQL
+    refuses them or might read them otherwise than Python's csv (an end-of-data marker; with
+    `quotes=False`, any quote: PostgreSQL opens a quoted section anywhere in a field, Python's
+    csv only at its start)."""
+    delimiter = reader.delimiter.replace("'", "''")
+    statement = (
+        f"COPY {table} ({', '.join(names)}) FROM STDIN WITH (FORMAT csv, DELIMITER '{delimiter}')"
+    )
+    try:
+        with (
+            transaction.atomic(),
+            connection.cursor() as cursor,
+            raw_cursor(cursor).copy(statement) as copy,
+        ):
+            previous = b"\n"
+            for block in reader.data_blocks(BLOCK_BYTES):
+                if (not quotes and b'"' in block) or any(
+                    marker in previous[-2:] + block for marker in _END_MARKERS
+                ):
+                    raise _Refused()
+                copy.write(block)
+                previous = block
+                on_fraction(reader.fraction())
+            if previous.endswith(b"\\.") and previous[-3:-2] in (b"\n", b""):
+                raise _Refused()
+    except (_Refused, psycopg.DataError, DataError):
+        return False
+    return True
 
 
 class Stage:

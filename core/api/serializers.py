@@ -24,14 +24,14 @@ FORMATTED_TEXT = (
 NUL_IN_JSON = "Must not contain NUL (\\u0000) characters."
 
 
-def _contains_nul(value) -> bool:
+def contains_nul(value) -> bool:
     """NUL anywhere in a JSON value (keys too): PostgreSQL's text and jsonb cannot hold it."""
     if isinstance(value, str):
         return "\x00" in value
     if isinstance(value, dict):
-        return any(_contains_nul(key) or _contains_nul(item) for key, item in value.items())
+        return any(contains_nul(key) or contains_nul(item) for key, item in value.items())
     if isinstance(value, list):
-        return any(_contains_nul(item) for item in value)
+        return any(contains_nul(item) for item in value)
     return False
 
 
@@ -87,7 +87,7 @@ def type_error(field, value):
         # repr round-trips every value of up to 15 significant digits (max_digits <= 15).
         exact = field.max_digits is not None and field.max_digits <= 15
         return None if isinstance(value, str) or (exact and _is_number(value)) else NOT_A_DECIMAL
-    if isinstance(field, serializers.JSONField | serializers.DictField) and _contains_nul(value):
+    if isinstance(field, serializers.JSONField | serializers.DictField) and contains_nul(value):
         return NUL_IN_JSON
     if isinstance(field, serializers.ListField) and isinstance(value, list):
         return _item_errors(field.child, enumerate(value))
