@@ -207,7 +207,20 @@ def in_process_requests():
 
 
 @pytest.fixture
-def api_schema(fixtures, in_process_requests):
+def session_state_released(db):
+    """Session-level state outlives a rolled-back savepoint: an advisory lock taken by a
+    request (the product index lock of a bulk load) would stay held on this connection for
+    the rest of the test session, and every later load or restore, in workers too, would wait
+    for it. Released after the run."""
+    from django.db import connection
+
+    yield
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_unlock_all()")
+
+
+@pytest.fixture
+def api_schema(fixtures, in_process_requests, session_state_released):
     from config.wsgi import application
 
     config = SchemathesisConfig.from_dict(
