@@ -8,9 +8,14 @@ from django.core.asgi import get_asgi_application
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 # The web server's requests share a pool of PostgreSQL connections (config/settings.py:
 # DB_POOL_MAX_SIZE; set it to 0 to open a connection per request instead).
+_POOL_BY_DEFAULT = "DB_POOL_MAX_SIZE" not in os.environ
 os.environ.setdefault("DB_POOL_MAX_SIZE", "10")
 # Django must be set up before the consumers (and their models) are imported.
 django_asgi_app = get_asgi_application()
+if _POOL_BY_DEFAULT:
+    # For this process only: a process started from it (a Celery worker started by a test, a
+    # script) must not inherit it. A prefork worker's children would share a forked pool.
+    del os.environ["DB_POOL_MAX_SIZE"]
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
