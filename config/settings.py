@@ -121,6 +121,7 @@ DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 # opened a new PostgreSQL connection. Celery's prefork children, management commands and the
 # tests keep one connection per thread (DB_CONN_MAX_AGE) and no pool. With the pool,
 # CONN_MAX_AGE must be 0 (Django returns the connection to the pool after each request).
+# Never set it for Celery workers: prefork children would share a pool forked from the parent.
 DB_POOL_MAX_SIZE = env.int("DB_POOL_MAX_SIZE", default=0)
 if DB_POOL_MAX_SIZE > 0:
     DATABASES["default"]["CONN_MAX_AGE"] = 0
