@@ -69,7 +69,7 @@ from devtools.stack import (  # noqa: E402
     ManagedProcess,
     access_token,
     child_env,
-    free_port,
+    start_asgi,
     start_worker,
 )
 
@@ -255,39 +255,10 @@ def run_clients(mode: str, clients: int, procs: int, seconds: float) -> dict:
 
 
 def start_web(env: dict, log_path: Path, workers: int) -> ManagedProcess:
-    import httpx
-
-    port = free_port()
-    server = ManagedProcess(
-        "asgi",
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "config.asgi:application",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--workers",
-            str(workers),
-            "--log-level",
-            "warning",
-            "--no-access-log",
-        ],
-        env,
-        log_path,
+    """uvicorn with `workers` processes, no access log (every request would be a line)."""
+    server = start_asgi(
+        env, log_path, extra_args=("--workers", str(workers), "--no-access-log"), timeout=90
     )
-    server.base_url = f"http://127.0.0.1:{port}"
-    server.port = port
-
-    def up() -> bool:
-        try:
-            return httpx.get(f"{server.base_url}/health", timeout=1).status_code == 200
-        except httpx.HTTPError:
-            return False
-
-    server.wait_for(up, 90, "uvicorn")
     time.sleep(1.0 + 0.5 * workers)  # every worker process up
     return server
 
@@ -781,8 +752,6 @@ def main() -> int:
         bench_allocate(options, env, work, speed)
     bulk = only & {"create", "rename", "diff"}
     if bulk:
-        from devtools.stack import start_asgi
-
         user = bench_operator("bench-codes@example.com", PASSWORD)
         server = start_asgi(env, work / "asgi-jobs.log")
         worker = start_worker(env, work / "worker.log", concurrency=1)

@@ -157,8 +157,11 @@ def start_flower(env: dict, log_path: Path, *, basic_auth: str) -> ManagedProces
     return flower
 
 
-def start_asgi(env: dict, log_path: Path) -> ManagedProcess:
-    """uvicorn serving config.asgi (HTTP + WebSockets); sets `.base_url` and `.ws_url`."""
+def start_asgi(
+    env: dict, log_path: Path, *, extra_args: tuple = (), timeout: float = 60
+) -> ManagedProcess:
+    """uvicorn serving config.asgi (HTTP + WebSockets); sets `.base_url`, `.ws_url` and
+    `.port`. `extra_args` go to uvicorn (e.g. `--workers 2`)."""
     port = free_port()
     server = ManagedProcess(
         "asgi",
@@ -174,12 +177,14 @@ def start_asgi(env: dict, log_path: Path) -> ManagedProcess:
             "--log-level",
             "warning",
             *UVICORN_WS_ARGS,
+            *extra_args,
         ],
         env,
         log_path,
     )
     server.base_url = f"http://127.0.0.1:{port}"
     server.ws_url = f"ws://127.0.0.1:{port}"
+    server.port = port
 
     def up() -> bool:
         try:
@@ -187,7 +192,7 @@ def start_asgi(env: dict, log_path: Path) -> ManagedProcess:
         except httpx.HTTPError:
             return False
 
-    server.wait_for(up, 60, "uvicorn")
+    server.wait_for(up, timeout, "uvicorn")
     return server
 
 
